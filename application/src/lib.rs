@@ -1,1 +1,26 @@
-//! placeholder
+//! Use cases of Insight Cloud: what a user or a worker can ask for (submit, cancel, start,
+//! record a batch, complete, ...), the policies around them (ownership, idempotency, detector
+//! names, read-your-writes), and the ports (traits) through which they reach the outside world.
+//!
+//! Depends on `domain` only (plus small pure libraries). It must not import sqlx, axum,
+//! async-nats or any other adapter: `infrastructure` implements the ports.
+
+pub mod analyses;
+pub mod error;
+pub mod identity;
+pub mod metadata;
+pub mod ports;
+pub mod projects;
+
+pub use analyses::{AnalysisService, SourceOverride, SubmitAnalysis, Submitted};
+pub use error::{AppError, StoreError};
+pub use identity::{
+    AuthFailure, AuthenticatedUser, Email, IdentityService, IssuedToken, NewUser, Plan,
+    PlainToken, TokenHash, TokenInfo,
+};
+pub use metadata::{Actor, CommandMetadata};
+pub use ports::{
+    AggregateRepository, Clock, DetectorCatalog, EventPosition, IdentityStore, ReadModel,
+    ReadModelBarrier,
+};
+pub use projects::{CreateProject, ProjectService};

@@ -1,0 +1,92 @@
+//! What the use cases need from the outside world. `infrastructure` implements each one.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use cqrs_es::{Aggregate, AggregateError};
+
+use crate::error::StoreError;
+use crate::identity::{AuthenticatedUser, NewApiToken, NewUser, TokenHash, TokenInfo};
+use crate::metadata::CommandMetadata;
+use domain::UserId;
+
+pub trait Clock: Send + Sync {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// Where an event sits in the catch-up order every reader follows: by transaction id, then by
+/// global position. Ordered the same way, so "a checkpoint has passed this event" is `>=`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct EventPosition {
+    pub transaction_id: u64,
+    pub global_position: i64,
+}
+
+/// Loads aggregates and executes commands against them through the event store.
+#[async_trait]
+pub trait AggregateRepository<A>: Send + Sync
+where
+    A: Aggregate + 'static,
+    A::Command: Send,
+{
+    /// The current state; `A::default()` when the aggregate has no events yet.
+    async fn load(&self, aggregate_id: &str) -> Result<A, StoreError>;
+
+    /// Runs `command` and appends its events in one transaction. Returns the position of the
+    /// last event written, or None when the command was a no-op.
+    async fn execute(
+        &self,
+        aggregate_id: &str,
+        command: A::Command,
+        metadata: &CommandMetadata,
+    ) -> Result<Option<EventPosition>, AggregateError<A::Error>>;
+}
+
+/// The read models a client may want to see its own write in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ReadModel {
+    Projects,
+    Analyses,
+    AnalysisIssues,
+}
+
+impl ReadModel {
+    /// The name of the projector (and of its checkpoint) that maintains this read model.
+    pub const fn projector_name(self) -> &'static str {
+        match self {
+            ReadModel::Projects => "projects",
+            ReadModel::Analyses => "analyses",
+            ReadModel::AnalysisIssues => "analysis_issues",
+        }
+    }
+}
+
+/// Read-your-writes: waits, up to a configured bound, until a read model has applied an event.
+#[async_trait]
+pub trait ReadModelBarrier: Send + Sync {
+    /// True when the read model caught up; false when the bound ran out first.
+    async fn wait_for(&self, read_model: ReadModel, position: EventPosition) -> bool;
+}
+
+/// The names of the detectors an analysis may ask for, and the set used when it names none.
+pub trait DetectorCatalog: Send + Sync {
+    fn valid_names(&self) -> Vec<String>;
+    fn default_selection(&self) -> Vec<String>;
+}
+
+/// Users and API tokens.
+#[async_trait]
+pub trait IdentityStore: Send + Sync {
+    /// Fails with `AppError::Conflict` when the e-mail address is already registered.
+    async fn create_user(&self, user: &NewUser) -> Result<(), crate::AppError>;
+    async fn insert_token(&self, token: &NewApiToken) -> Result<(), StoreError>;
+    /// The user behind an active (not revoked) token.
+    async fn find_by_token(&self, hash: &TokenHash) -> Result<Option<AuthenticatedUser>, StoreError>;
+    /// False when the user has no such token (or it was revoked already).
+    async fn revoke_token(
+        &self,
+        user: UserId,
+        token_id: uuid::Uuid,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    async fn list_tokens(&self, user: UserId) -> Result<Vec<TokenInfo>, StoreError>;
+}

@@ -1,0 +1,232 @@
+//! The [`Detector`] trait, the [`Rule`] metadata every finding starts from, and the sinks that
+//! turn byte positions into located findings.
+
+use crate::finding::{Category, Finding, Severity};
+use crate::js::ParsedJs;
+use crate::source::{LineIndex, SourceFile};
+use std::path::Path;
+
+/// The fixed facts about one rule; a finding starts from these and may adjust them.
+#[derive(Debug, Clone, Copy)]
+pub struct Rule {
+    pub id: &'static str,
+    pub category: Category,
+    pub severity: Severity,
+    pub confidence: f32,
+    pub auto_fixable: bool,
+    pub suggestion: Option<&'static str>,
+}
+
+impl Rule {
+    pub const fn new(id: &'static str, category: Category, severity: Severity) -> Rule {
+        Rule {
+            id,
+            category,
+            severity,
+            confidence: 0.9,
+            auto_fixable: false,
+            suggestion: None,
+        }
+    }
+
+    pub const fn confidence(mut self, confidence: f32) -> Rule {
+        self.confidence = confidence;
+        self
+    }
+
+    pub const fn fixable(mut self) -> Rule {
+        self.auto_fixable = true;
+        self
+    }
+
+    pub const fn suggest(mut self, suggestion: &'static str) -> Rule {
+        self.suggestion = Some(suggestion);
+        self
+    }
+}
+
+/// What the engine must prepare before calling a detector on a file.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Needs {
+    /// Parse JS/TS files with oxc and pass the tree to [`Detector::check_file`].
+    pub js_syntax_tree: bool,
+    /// Collect each JS/TS file's imports for [`Detector::check_project`].
+    pub imports: bool,
+}
+
+/// A source of findings. Detectors are stateless and shared across threads: one instance checks
+/// every file of a run, in parallel.
+pub trait Detector: Send + Sync {
+    /// The registry name clients select it by (`"security"`, `"eslint"`, ...).
+    fn name(&self) -> &'static str;
+
+    /// One line for listings and `--help`.
+    fn description(&self) -> &'static str;
+
+    fn needs(&self) -> Needs {
+        Needs::default()
+    }
+
+    /// Checks one file. `js` is set for JS/TS files when [`Needs::js_syntax_tree`] asks for it.
+    fn check_file(&self, _file: &SourceFile<'_>, _js: Option<&ParsedJs<'_>>, _out: &mut FileSink<'_>) {}
+
+    /// Checks the whole project once every file has been seen (import resolution, cycles).
+    fn check_project(&self, _project: &ProjectFacts<'_>, _out: &mut ProjectSink) {}
+}
+
+/// A finding with the text of its first line, kept until fingerprints and snippets are computed.
+#[derive(Debug, Clone)]
+pub(crate) struct LocatedFinding {
+    pub finding: Finding,
+    pub line_text: String,
+}
+
+fn finding_from_rule(detector: &'static str, path: &str, rule: &Rule, message: String) -> Finding {
+    Finding {
+        file_path: path.to_owned(),
+        line: 1,
+        column: 1,
+        end_line: 1,
+        end_column: 1,
+        severity: rule.severity,
+        detector: detector.to_owned(),
+        rule_id: rule.id.to_owned(),
+        category: rule.category,
+        message,
+        suggestion: rule.suggestion.map(str::to_owned),
+        auto_fixable: rule.auto_fixable,
+        confidence: rule.confidence,
+        snippet: None,
+        fingerprint: String::new(),
+    }
+}
+
+/// Collects the findings of one detector on one file.
+pub struct FileSink<'f> {
+    detector: &'static str,
+    path: &'f str,
+    text: &'f str,
+    lines: &'f LineIndex,
+    findings: Vec<LocatedFinding>,
+}
+
+impl<'f> FileSink<'f> {
+    pub(crate) fn new(detector: &'static str, file: &SourceFile<'f>) -> FileSink<'f> {
+        FileSink {
+            detector,
+            path: file.path,
+            text: file.text,
+            lines: file.lines,
+            findings: Vec::new(),
+        }
+    }
+
+    /// Reports `rule` on the bytes `start..end` of the file; returns the finding so the caller
+    /// can adjust severity, confidence or suggestion.
+    pub fn report(
+        &mut self,
+        rule: &Rule,
+        start: usize,
+        end: usize,
+        message: impl Into<String>,
+    ) -> &mut Finding {
+        let mut finding = finding_from_rule(self.detector, self.path, rule, message.into());
+        let (line, column) = self.lines.line_column(self.text, start);
+        let (end_line, end_column) = self.lines.line_column(self.text, end.max(start));
+        finding.line = line;
+        finding.column = column;
+        finding.end_line = end_line;
+        finding.end_column = end_column;
+        let line_text = self.lines.line_text(self.text, line).to_owned();
+        self.findings.push(LocatedFinding { finding, line_text });
+        &mut self.findings.last_mut().expect("just pushed").finding
+    }
+
+    pub fn len(&self) -> usize {
+        self.findings.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.findings.is_empty()
+    }
+
+    pub(crate) fn into_findings(self) -> Vec<LocatedFinding> {
+        self.findings
+    }
+
+    /// The findings reported so far (for tests and detectors that post-process their own).
+    pub fn findings(&self) -> impl Iterator<Item = &Finding> {
+        self.findings.iter().map(|located| &located.finding)
+    }
+}
+
+/// An import, `export ... from`, `require()` or `import()` of a JS/TS file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportRef {
+    /// The module specifier exactly as written (`"./util"`, `"react"`).
+    pub specifier: String,
+    pub line: u32,
+    pub column: u32,
+    pub end_line: u32,
+    pub end_column: u32,
+    /// The source line of the import, for fingerprints and snippets.
+    pub line_text: String,
+    /// Erased at compile time (`import type`, `export type`): no runtime dependency.
+    pub type_only: bool,
+    /// `import()`: loaded lazily, so it cannot take part in an initialisation cycle.
+    pub dynamic: bool,
+}
+
+/// What the engine learnt about one file, for project-wide checks.
+#[derive(Debug, Clone)]
+pub struct FileFacts {
+    pub path: String,
+    pub imports: Vec<ImportRef>,
+}
+
+/// The whole project, for [`Detector::check_project`]: every walked file and the root folder
+/// (to check whether an import's target exists even when the walk skipped it).
+pub struct ProjectFacts<'p> {
+    pub root: &'p Path,
+    /// Sorted by path.
+    pub files: &'p [FileFacts],
+}
+
+/// Collects the project-wide findings of one detector.
+pub struct ProjectSink {
+    detector: &'static str,
+    findings: Vec<LocatedFinding>,
+}
+
+impl ProjectSink {
+    pub(crate) fn new(detector: &'static str) -> ProjectSink {
+        ProjectSink {
+            detector,
+            findings: Vec::new(),
+        }
+    }
+
+    /// Reports `rule` at an import of `path`.
+    pub fn report_at_import(
+        &mut self,
+        rule: &Rule,
+        path: &str,
+        import: &ImportRef,
+        message: impl Into<String>,
+    ) -> &mut Finding {
+        let mut finding = finding_from_rule(self.detector, path, rule, message.into());
+        finding.line = import.line;
+        finding.column = import.column;
+        finding.end_line = import.end_line;
+        finding.end_column = import.end_column;
+        self.findings.push(LocatedFinding {
+            finding,
+            line_text: import.line_text.clone(),
+        });
+        &mut self.findings.last_mut().expect("just pushed").finding
+    }
+
+    pub(crate) fn into_findings(self) -> Vec<LocatedFinding> {
+        self.findings
+    }
+}
