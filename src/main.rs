@@ -1,1 +1,167 @@
-fn main() {}
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use infrastructure::Config;
+use insight::{Application, Roles, Services};
+
+/// Insight Cloud: the code-analysis backend.
+#[derive(Parser)]
+#[command(name = "insight", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Runs the system: API and projectors (creates and migrates the database first).
+    Serve {
+        /// Roles to run in this process, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "api,projectors")]
+        roles: Vec<Role>,
+    },
+    /// Creates the database if needed and applies the migrations.
+    Migrate,
+    /// Administration.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+    /// Read models.
+    Projections {
+        #[command(subcommand)]
+        command: ProjectionsCommand,
+    },
+    /// Benchmarks; each prints its figures.
+    Bench {
+        #[command(subcommand)]
+        command: insight::bench::BenchCommand,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum Role {
+    Api,
+    Projectors,
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Creates a user and prints `{"userId": "...", "token": "..."}` as one JSON line.
+    CreateUser {
+        #[arg(long)]
+        email: String,
+        #[arg(long, default_value = "free")]
+        plan: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum ProjectionsCommand {
+    /// Rebuilds every read model (or one) from the event log.
+    Rebuild {
+        /// Only this projector (projects, analyses, analysis_issues).
+        #[arg(long)]
+        only: Option<String>,
+    },
+    /// Prints each projector's checkpoint and how many events it is behind.
+    Status,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    insight::telemetry::init(config.log_json);
+    match run(cli.command, config).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, config: Config) -> anyhow::Result<()> {
+    match command {
+        Command::Serve { roles } => {
+            let roles = Roles {
+                api: roles.contains(&Role::Api),
+                projectors: roles.contains(&Role::Projectors),
+            };
+            let app = Application::build(&config, roles).await?;
+            if let Some(address) = app.address {
+                tracing::info!(%address, "listening; API docs at http://{address}/docs");
+            }
+            app.run_until_signalled().await?;
+        }
+        Command::Migrate => {
+            infrastructure::db::prepare(&config.database_url, 2).await?;
+            tracing::info!("migrations applied");
+        }
+        Command::Admin {
+            command: AdminCommand::CreateUser { email, plan },
+        } => {
+            let pool = infrastructure::db::prepare(&config.database_url, 2).await?;
+            let services = Services::new(pool, &config);
+            let email = application::Email::parse(&email)?;
+            let plan: application::Plan = plan.parse()?;
+            let (user_id, token) = services.identity.create_user(email, plan).await?;
+            #[derive(serde::Serialize)]
+            #[serde(rename_all = "camelCase")]
+            struct CreatedUser<'a> {
+                user_id: domain::UserId,
+                token: &'a str,
+            }
+            let created = CreatedUser {
+                user_id,
+                token: token.token.expose(),
+            };
+            println!("{}", serde_json::to_string(&created)?);
+        }
+        Command::Projections { command } => {
+            let pool = infrastructure::db::prepare(&config.database_url, 4).await?;
+            match command {
+                ProjectionsCommand::Rebuild { only } => {
+                    let projectors: Vec<_> = projections::all_projectors()
+                        .into_iter()
+                        .filter(|p| only.as_deref().is_none_or(|name| p.name() == name))
+                        .collect();
+                    if projectors.is_empty() {
+                        anyhow::bail!("no projector named {}", only.unwrap_or_default());
+                    }
+                    for projector in projectors {
+                        let name = projector.name();
+                        let applied =
+                            projections::rebuild(&pool, projector, config.projection_batch_size)
+                                .await
+                                .with_context(|| format!("rebuilding {name}"))?;
+                        println!("{name}: rebuilt from {applied} events");
+                    }
+                }
+                ProjectionsCommand::Status => {
+                    for projector in projections::all_projectors() {
+                        let (position, behind) =
+                            projections::runner::status(&pool, projector.name()).await?;
+                        println!(
+                            "{}: transaction {} position {} ({} events behind)",
+                            projector.name(),
+                            position.transaction_id,
+                            position.global_position,
+                            behind
+                        );
+                    }
+                }
+            }
+        }
+        Command::Bench { command } => insight::bench::run(command, config).await?,
+    }
+    Ok(())
+}

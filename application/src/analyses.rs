@@ -95,7 +95,10 @@ impl AnalysisService {
             .map(|language| language.trim().to_string())
             .filter(|language| !language.is_empty());
         if language.as_ref().is_some_and(|l| l.chars().count() > 64) {
-            return Err(AppError::invalid("language", "must be at most 64 characters"));
+            return Err(AppError::invalid(
+                "language",
+                "must be at most 64 characters",
+            ));
         }
         let analysis_id = match &request.idempotency_key {
             Some(key) => idempotent_analysis_id(user, key)?,
@@ -220,7 +223,8 @@ impl AnalysisService {
             worker: worker.to_string(),
             at: self.clock.now(),
         };
-        self.execute_for_worker(analysis_id, command, metadata).await
+        self.execute_for_worker(analysis_id, command, metadata)
+            .await
     }
 
     pub async fn report_progress(
@@ -233,7 +237,8 @@ impl AnalysisService {
             progress,
             at: self.clock.now(),
         };
-        self.execute_for_worker(analysis_id, command, metadata).await
+        self.execute_for_worker(analysis_id, command, metadata)
+            .await
     }
 
     /// Records findings under a batch number; a batch number seen before is a no-op, so a job
@@ -250,7 +255,8 @@ impl AnalysisService {
             findings,
             at: self.clock.now(),
         };
-        self.execute_for_worker(analysis_id, command, metadata).await
+        self.execute_for_worker(analysis_id, command, metadata)
+            .await
     }
 
     pub async fn complete(
@@ -261,7 +267,8 @@ impl AnalysisService {
         let command = AnalysisCommand::Complete {
             at: self.clock.now(),
         };
-        self.execute_for_worker(analysis_id, command, metadata).await
+        self.execute_for_worker(analysis_id, command, metadata)
+            .await
     }
 
     pub async fn fail(
@@ -274,7 +281,8 @@ impl AnalysisService {
             error: error.to_string(),
             at: self.clock.now(),
         };
-        self.execute_for_worker(analysis_id, command, metadata).await
+        self.execute_for_worker(analysis_id, command, metadata)
+            .await
     }
 
     pub async fn reschedule(
@@ -290,7 +298,8 @@ impl AnalysisService {
             retry_at: now + retry_in,
             at: now,
         };
-        self.execute_for_worker(analysis_id, command, metadata).await
+        self.execute_for_worker(analysis_id, command, metadata)
+            .await
     }
 
     async fn execute_for_worker(

@@ -284,7 +284,14 @@ mod tests {
     #[test]
     fn emails_are_checked_for_shape() {
         assert!(Email::parse(" dev@example.com ").is_ok());
-        for bad in ["", "dev", "dev@", "@example.com", "a b@example.com", "dev@example"] {
+        for bad in [
+            "",
+            "dev",
+            "dev@",
+            "@example.com",
+            "a b@example.com",
+            "dev@example",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad}");
         }
     }

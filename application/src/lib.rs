@@ -15,8 +15,8 @@ pub mod projects;
 pub use analyses::{AnalysisService, SourceOverride, SubmitAnalysis, Submitted};
 pub use error::{AppError, StoreError};
 pub use identity::{
-    AuthFailure, AuthenticatedUser, Email, IdentityService, IssuedToken, NewUser, Plan,
-    PlainToken, TokenHash, TokenInfo,
+    AuthFailure, AuthenticatedUser, Email, IdentityService, IssuedToken, NewUser, PlainToken, Plan,
+    TokenHash, TokenInfo,
 };
 pub use metadata::{Actor, CommandMetadata};
 pub use ports::{

@@ -60,7 +60,10 @@ impl CommandMetadata {
     pub fn to_map(&self) -> HashMap<String, String> {
         let mut map = HashMap::with_capacity(4);
         map.insert("actor".to_string(), self.actor.to_string());
-        map.insert("correlation_id".to_string(), self.correlation_id.to_string());
+        map.insert(
+            "correlation_id".to_string(),
+            self.correlation_id.to_string(),
+        );
         map.insert("command_id".to_string(), self.command_id.to_string());
         if let Some(causation_id) = self.causation_id {
             map.insert("causation_id".to_string(), causation_id.to_string());

@@ -80,7 +80,10 @@ pub trait IdentityStore: Send + Sync {
     async fn create_user(&self, user: &NewUser) -> Result<(), crate::AppError>;
     async fn insert_token(&self, token: &NewApiToken) -> Result<(), StoreError>;
     /// The user behind an active (not revoked) token.
-    async fn find_by_token(&self, hash: &TokenHash) -> Result<Option<AuthenticatedUser>, StoreError>;
+    async fn find_by_token(
+        &self,
+        hash: &TokenHash,
+    ) -> Result<Option<AuthenticatedUser>, StoreError>;
     /// False when the user has no such token (or it was revoked already).
     async fn revoke_token(
         &self,

@@ -52,7 +52,10 @@ impl ProjectService {
         input: CreateProject,
         correlation_id: Uuid,
     ) -> Result<ProjectId, AppError> {
-        for (field, value) in [("language", &input.language), ("framework", &input.framework)] {
+        for (field, value) in [
+            ("language", &input.language),
+            ("framework", &input.framework),
+        ] {
             if value.as_ref().is_some_and(|v| v.chars().count() > 64) {
                 return Err(AppError::invalid(field, "must be at most 64 characters"));
             }

@@ -7,7 +7,7 @@ use crate::source::{LineIndex, SourceFile};
 use std::path::Path;
 
 /// The fixed facts about one rule; a finding starts from these and may adjust them.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Rule {
     pub id: &'static str,
     pub category: Category,
@@ -68,7 +68,13 @@ pub trait Detector: Send + Sync {
     }
 
     /// Checks one file. `js` is set for JS/TS files when [`Needs::js_syntax_tree`] asks for it.
-    fn check_file(&self, _file: &SourceFile<'_>, _js: Option<&ParsedJs<'_>>, _out: &mut FileSink<'_>) {}
+    fn check_file(
+        &self,
+        _file: &SourceFile<'_>,
+        _js: Option<&ParsedJs<'_>>,
+        _out: &mut FileSink<'_>,
+    ) {
+    }
 
     /// Checks the whole project once every file has been seen (import resolution, cycles).
     fn check_project(&self, _project: &ProjectFacts<'_>, _out: &mut ProjectSink) {}
@@ -228,5 +234,13 @@ impl ProjectSink {
 
     pub(crate) fn into_findings(self) -> Vec<LocatedFinding> {
         self.findings
+    }
+}
+
+impl std::fmt::Debug for dyn Detector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Detector")
+            .field("name", &self.name())
+            .finish()
     }
 }

@@ -126,7 +126,12 @@ pub fn fingerprint(
     occurrence: usize,
 ) -> String {
     let mut hasher = Sha256::new();
-    for part in [detector, rule_id, file_path, &normalize_whitespace(line_text)] {
+    for part in [
+        detector,
+        rule_id,
+        file_path,
+        &normalize_whitespace(line_text),
+    ] {
         hasher.update(part.as_bytes());
         // A separator that cannot occur in any part keeps ("ab","c") apart from ("a","bc").
         hasher.update([0u8]);
@@ -152,7 +157,10 @@ mod tests {
 
     #[test]
     fn severities_serialize_in_upper_case() {
-        assert_eq!(serde_json::to_string(&Severity::Critical).unwrap(), "\"CRITICAL\"");
+        assert_eq!(
+            serde_json::to_string(&Severity::Critical).unwrap(),
+            "\"CRITICAL\""
+        );
         assert_eq!(serde_json::to_string(&Severity::Info).unwrap(), "\"INFO\"");
         assert!(Severity::Critical < Severity::Low);
     }
@@ -186,10 +194,22 @@ mod tests {
     #[test]
     fn fingerprint_ignores_indentation_but_not_content_or_occurrence() {
         let base = fingerprint("eslint", "no-debugger", "a.js", "  debugger;", 0);
-        assert_eq!(base, fingerprint("eslint", "no-debugger", "a.js", "debugger;   ", 0));
+        assert_eq!(
+            base,
+            fingerprint("eslint", "no-debugger", "a.js", "debugger;   ", 0)
+        );
         assert_eq!(base.len(), FINGERPRINT_HEX_LEN);
-        assert_ne!(base, fingerprint("eslint", "no-debugger", "a.js", "debugger; x", 0));
-        assert_ne!(base, fingerprint("eslint", "no-debugger", "a.js", "debugger;", 1));
-        assert_ne!(base, fingerprint("eslint", "no-debugger", "b.js", "debugger;", 0));
+        assert_ne!(
+            base,
+            fingerprint("eslint", "no-debugger", "a.js", "debugger; x", 0)
+        );
+        assert_ne!(
+            base,
+            fingerprint("eslint", "no-debugger", "a.js", "debugger;", 1)
+        );
+        assert_ne!(
+            base,
+            fingerprint("eslint", "no-debugger", "b.js", "debugger;", 0)
+        );
     }
 }

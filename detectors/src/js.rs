@@ -37,7 +37,12 @@ impl ParsedJs<'_> {
     }
 
     /// Whether a comment between `start` and `end` matches `predicate` (for `// falls through`).
-    pub fn has_comment_between(&self, start: u32, end: u32, predicate: impl Fn(&str) -> bool) -> bool {
+    pub fn has_comment_between(
+        &self,
+        start: u32,
+        end: u32,
+        predicate: impl Fn(&str) -> bool,
+    ) -> bool {
         self.program
             .comments
             .iter()
@@ -110,7 +115,10 @@ mod tests {
 
     fn error_count(path: &str, text: &str) -> usize {
         let allocator = Allocator::default();
-        parse(&allocator, path, text).expect("a JS/TS path").errors.len()
+        parse(&allocator, path, text)
+            .expect("a JS/TS path")
+            .errors
+            .len()
     }
 
     #[test]
@@ -124,8 +132,14 @@ mod tests {
 
     #[test]
     fn jsx_in_a_js_file_and_commonjs_return_are_accepted() {
-        assert_eq!(error_count("a.js", "const el = <div className=\"x\">{1}</div>;\n"), 0);
-        assert_eq!(error_count("a.js", "if (done) return;\nmodule.exports = 1;\n"), 0);
+        assert_eq!(
+            error_count("a.js", "const el = <div className=\"x\">{1}</div>;\n"),
+            0
+        );
+        assert_eq!(
+            error_count("a.js", "if (done) return;\nmodule.exports = 1;\n"),
+            0
+        );
     }
 
     #[test]

@@ -85,9 +85,7 @@ impl LineIndex {
             .line_starts
             .get(index + 1)
             .map_or(text.len(), |next| next - 1);
-        text.get(start..end)
-            .unwrap_or("")
-            .trim_end_matches('\r')
+        text.get(start..end).unwrap_or("").trim_end_matches('\r')
     }
 
     pub fn line_count(&self) -> usize {
@@ -126,8 +124,14 @@ mod tests {
 
     #[test]
     fn languages_come_from_extensions() {
-        assert_eq!(Language::from_path(Path::new("a/b.tsx")), Language::TypeScript);
-        assert_eq!(Language::from_path(Path::new("a/b.CJS")), Language::JavaScript);
+        assert_eq!(
+            Language::from_path(Path::new("a/b.tsx")),
+            Language::TypeScript
+        );
+        assert_eq!(
+            Language::from_path(Path::new("a/b.CJS")),
+            Language::JavaScript
+        );
         assert_eq!(Language::from_path(Path::new("Makefile")), Language::Other);
     }
 }

@@ -71,11 +71,21 @@ mod tests {
 
     #[test]
     fn severities_sort_most_severe_first_and_round_trip_their_rank() {
-        let mut shuffled = vec![Severity::Info, Severity::Critical, Severity::Low, Severity::High];
+        let mut shuffled = vec![
+            Severity::Info,
+            Severity::Critical,
+            Severity::Low,
+            Severity::High,
+        ];
         shuffled.sort();
         assert_eq!(
             shuffled,
-            vec![Severity::Critical, Severity::High, Severity::Low, Severity::Info]
+            vec![
+                Severity::Critical,
+                Severity::High,
+                Severity::Low,
+                Severity::Info
+            ]
         );
         for severity in Severity::ALL {
             assert_eq!(Severity::from_rank(severity.rank()), Some(severity));

@@ -191,7 +191,13 @@ mod tests {
 
     #[test]
     fn remotes_that_git_could_read_as_options_or_unknown_schemes_are_refused() {
-        for remote in ["--upload-pack=touch /tmp/x", "ftp://x/y", "shop", "", "ext::sh -c x"] {
+        for remote in [
+            "--upload-pack=touch /tmp/x",
+            "ftp://x/y",
+            "shop",
+            "",
+            "ext::sh -c x",
+        ] {
             assert!(GitRemote::parse(remote).is_err(), "{remote}");
         }
     }
@@ -199,7 +205,16 @@ mod tests {
     #[test]
     fn branch_names_follow_git_rules() {
         assert!(GitBranch::parse("feature/login-2").is_ok());
-        for bad in ["", "-x", "a..b", "a b", "x.lock", "a/.hidden", "refs~1", "@"] {
+        for bad in [
+            "",
+            "-x",
+            "a..b",
+            "a b",
+            "x.lock",
+            "a/.hidden",
+            "refs~1",
+            "@",
+        ] {
             assert!(GitBranch::parse(bad).is_err(), "{bad}");
         }
     }

@@ -1,0 +1,31 @@
+//! One module per resource; `router` merges them and collects their OpenAPI paths.
+
+pub mod analyses;
+pub mod health;
+pub mod projects;
+pub mod tokens;
+
+use axum::Router;
+use utoipa::openapi::OpenApi as OpenApiDocument;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::openapi::ApiDoc;
+use crate::state::AppState;
+
+/// Every route, and the OpenAPI document generated from their annotations.
+pub fn router() -> (Router<AppState>, OpenApiDocument) {
+    use utoipa::OpenApi;
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+        .routes(routes!(tokens::create_token, tokens::list_tokens))
+        .routes(routes!(tokens::revoke_token))
+        .routes(routes!(projects::create_project, projects::list_projects))
+        .routes(routes!(projects::get_project))
+        .routes(routes!(analyses::submit_analysis))
+        .routes(routes!(analyses::get_analysis))
+        .routes(routes!(analyses::list_analyses))
+        .routes(routes!(analyses::cancel_analysis))
+        .split_for_parts()
+}

@@ -1,0 +1,23 @@
+use std::sync::Arc;
+
+use application::{AnalysisService, IdentityService, ProjectService};
+use sqlx::PgPool;
+
+/// What a NATS (or other dependency) readiness check needs to answer.
+#[async_trait::async_trait]
+pub trait ReadinessProbe: Send + Sync {
+    /// A short name for the readiness report (`postgres`, `nats`).
+    fn name(&self) -> &'static str;
+    async fn is_ready(&self) -> bool;
+}
+
+/// Shared by every handler. Writes go through the services; reads go straight to the read
+/// models (`projections::queries`) over `read_pool`.
+#[derive(Clone)]
+pub struct AppState {
+    pub identity: IdentityService,
+    pub projects: ProjectService,
+    pub analyses: AnalysisService,
+    pub read_pool: PgPool,
+    pub probes: Arc<Vec<Arc<dyn ReadinessProbe>>>,
+}

@@ -1,0 +1,19 @@
+//! Every built detector. The registry lists them under their names.
+
+pub(crate) mod ast_util;
+pub mod imports;
+pub mod security;
+pub mod typescript;
+
+use crate::detector::Detector;
+use std::sync::Arc;
+
+/// One instance of every built detector, in the original product's order.
+pub fn all() -> Vec<Arc<dyn Detector>> {
+    vec![
+        Arc::new(typescript::TypeScriptDetector),
+        Arc::new(imports::ImportDetector),
+        Arc::new(security::SecurityDetector),
+        Arc::new(imports::CircularDetector),
+    ]
+}

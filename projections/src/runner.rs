@@ -1,0 +1,307 @@
+//! Runs projectors: read a batch in catch-up order, apply it, save the checkpoint, announce it,
+//! commit. One transaction per batch, so rows and checkpoint move together or not at all.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use application::EventPosition;
+use async_trait::async_trait;
+use chrono::Utc;
+use hdrhistogram::Histogram;
+use infrastructure::catch_up::{load_checkpoint, save_checkpoint, CatchUpError};
+use infrastructure::{CatchUpReader, CheckpointBarrier, EventNotifier, StoredEvent};
+use sqlx::{PgConnection, PgPool};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectionError {
+    #[error(transparent)]
+    CatchUp(#[from] CatchUpError),
+    #[error("database error while projecting: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("event {event_id} has an aggregate id that is not a UUID: `{aggregate_id}`")]
+    BadAggregateId {
+        event_id: uuid::Uuid,
+        aggregate_id: String,
+    },
+    #[error("event {event_id} ({event_type}) cannot be decoded: {source}")]
+    Decode {
+        event_id: uuid::Uuid,
+        event_type: String,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// The aggregate id of an event as a UUID (every aggregate of ours is addressed by one).
+pub fn aggregate_uuid(event: &StoredEvent) -> Result<uuid::Uuid, ProjectionError> {
+    event
+        .aggregate_id
+        .parse()
+        .map_err(|_| ProjectionError::BadAggregateId {
+            event_id: event.event_id,
+            aggregate_id: event.aggregate_id.clone(),
+        })
+}
+
+impl ProjectionError {
+    pub fn decode(event: &StoredEvent, source: serde_json::Error) -> Self {
+        Self::Decode {
+            event_id: event.event_id,
+            event_type: event.event_type.clone(),
+            source,
+        }
+    }
+}
+
+/// A read model's writer. `apply` runs inside the batch transaction and must only write the
+/// projector's own tables.
+#[async_trait]
+pub trait Projector: Send + Sync {
+    /// Also the name of its checkpoint.
+    fn name(&self) -> &'static str;
+
+    /// The tables it owns, emptied by a rebuild.
+    fn tables(&self) -> &'static [&'static str];
+
+    async fn apply(
+        &self,
+        conn: &mut PgConnection,
+        event: &StoredEvent,
+    ) -> Result<(), ProjectionError>;
+}
+
+/// Projection lag (event recorded → read model committed), in microseconds, per projector.
+#[derive(Clone)]
+pub struct ProjectionStats {
+    lag_micros: Arc<Mutex<Histogram<u64>>>,
+}
+
+impl Default for ProjectionStats {
+    fn default() -> Self {
+        Self {
+            lag_micros: Arc::new(Mutex::new(
+                Histogram::new_with_bounds(1, 600_000_000, 3).expect("valid histogram bounds"),
+            )),
+        }
+    }
+}
+
+impl ProjectionStats {
+    fn record(&self, events: &[StoredEvent]) {
+        let now = Utc::now();
+        let mut histogram = self.lag_micros.lock().expect("stats lock poisoned");
+        for event in events {
+            let lag = (now - event.recorded_at)
+                .num_microseconds()
+                .unwrap_or(i64::MAX);
+            histogram.saturating_record(lag.max(1) as u64);
+        }
+    }
+
+    /// (count, p50, p99, max) of the lag in milliseconds since the last reset.
+    pub fn lag_millis(&self) -> (u64, f64, f64, f64) {
+        let histogram = self.lag_micros.lock().expect("stats lock poisoned");
+        let millis = |micros: u64| micros as f64 / 1000.0;
+        (
+            histogram.len(),
+            millis(histogram.value_at_quantile(0.50)),
+            millis(histogram.value_at_quantile(0.99)),
+            millis(histogram.max()),
+        )
+    }
+
+    pub fn reset(&self) {
+        self.lag_micros.lock().expect("stats lock poisoned").reset();
+    }
+}
+
+#[derive(Clone)]
+pub struct ProjectorRunner {
+    pool: PgPool,
+    projector: Arc<dyn Projector>,
+    reader: CatchUpReader,
+    barrier: Option<CheckpointBarrier>,
+    stats: ProjectionStats,
+}
+
+/// A running projector task; dropping the handle does not stop it, `stop` does.
+pub struct ProjectorHandle {
+    pub name: &'static str,
+    pub stats: ProjectionStats,
+    shutdown: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl ProjectorHandle {
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        let _ = self.task.await;
+    }
+}
+
+impl ProjectorRunner {
+    pub fn new(pool: PgPool, projector: Arc<dyn Projector>, batch_size: i64) -> Self {
+        Self {
+            pool,
+            projector,
+            reader: CatchUpReader::new(batch_size),
+            barrier: None,
+            stats: ProjectionStats::default(),
+        }
+    }
+
+    /// Tells an in-process barrier about each commit (no round trip through Postgres).
+    pub fn with_barrier(mut self, barrier: CheckpointBarrier) -> Self {
+        self.barrier = Some(barrier);
+        self
+    }
+
+    pub fn stats(&self) -> ProjectionStats {
+        self.stats.clone()
+    }
+
+    /// Applies one batch; returns how many events it applied (0: caught up for now).
+    pub async fn run_batch(&self) -> Result<usize, ProjectionError> {
+        let name = self.projector.name();
+        let mut tx = self.pool.begin().await?;
+        // One active writer per projector across processes: others wait here, then read the
+        // checkpoint it left. An advisory lock takes no transaction id, so it does not hold
+        // back the snapshot xmin that the catch-up filter reads.
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('projector:' || $1, 0))")
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
+        let checkpoint = load_checkpoint(&mut tx, name).await?;
+        let events = self.reader.read_after(&mut tx, checkpoint).await?;
+        let Some(last) = events.last().map(|event| event.position) else {
+            tx.rollback().await?;
+            return Ok(0);
+        };
+        for event in &events {
+            self.projector.apply(&mut tx, event).await?;
+        }
+        save_checkpoint(&mut tx, name, last).await?;
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(CheckpointBarrier::CHANNEL)
+            .bind(CheckpointBarrier::notification_payload(name, last))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        self.stats.record(&events);
+        if let Some(barrier) = &self.barrier {
+            barrier.observe(name, last);
+        }
+        Ok(events.len())
+    }
+
+    /// Runs batches until one comes back empty.
+    pub async fn catch_up(&self) -> Result<usize, ProjectionError> {
+        let mut applied = 0;
+        loop {
+            match self.run_batch().await? {
+                0 => return Ok(applied),
+                n => applied += n,
+            }
+        }
+    }
+
+    /// Runs until stopped: batches back to back while there is work, otherwise waits for an
+    /// append notification or the poll interval. Errors are logged and retried with backoff.
+    pub fn spawn(self, mut notifier: EventNotifier, poll: Duration) -> ProjectorHandle {
+        let (shutdown, mut stopped) = watch::channel(false);
+        let name = self.projector.name();
+        let stats = self.stats.clone();
+        let task = tokio::spawn(async move {
+            let mut backoff = Duration::from_millis(100);
+            loop {
+                if *stopped.borrow() {
+                    return;
+                }
+                let outcome = tokio::select! {
+                    outcome = self.run_batch() => outcome,
+                    _ = stopped.changed() => return,
+                };
+                match outcome {
+                    Ok(0) => {
+                        backoff = Duration::from_millis(100);
+                        tokio::select! {
+                            _ = notifier.wait(poll) => {}
+                            _ = stopped.changed() => return,
+                        }
+                    }
+                    Ok(_) => backoff = Duration::from_millis(100),
+                    Err(error) => {
+                        tracing::error!(projector = name, error = %error, "projection batch failed; retrying");
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(Duration::from_secs(10));
+                    }
+                }
+            }
+        });
+        ProjectorHandle {
+            name,
+            stats,
+            shutdown,
+            task,
+        }
+    }
+}
+
+/// Replays the whole log into a projector's tables. Everything happens in one transaction:
+/// readers keep seeing the old rows (DELETE, not TRUNCATE, so they are not blocked) until the
+/// rebuilt ones commit, and a crash half-way leaves the old read model in place. A live runner
+/// of the same projector, in any process, waits on the projector's lock meanwhile.
+pub async fn rebuild(
+    pool: &PgPool,
+    projector: Arc<dyn Projector>,
+    batch_size: i64,
+) -> Result<usize, ProjectionError> {
+    let name = projector.name();
+    let reader = CatchUpReader::new(batch_size);
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('projector:' || $1, 0))")
+        .bind(name)
+        .execute(&mut *tx)
+        .await?;
+    for table in projector.tables() {
+        sqlx::query(&format!("DELETE FROM {table}"))
+            .execute(&mut *tx)
+            .await?;
+    }
+    let mut position = EventPosition::default();
+    let mut applied = 0;
+    loop {
+        let events = reader.read_after(&mut tx, position).await?;
+        let Some(last) = events.last().map(|event| event.position) else {
+            break;
+        };
+        for event in &events {
+            projector.apply(&mut tx, event).await?;
+        }
+        applied += events.len();
+        position = last;
+    }
+    save_checkpoint(&mut tx, name, position).await?;
+    tx.commit().await?;
+    // Events committed while the rebuild ran are picked up by the usual catch-up.
+    ProjectorRunner::new(pool.clone(), projector, batch_size)
+        .catch_up()
+        .await
+        .map(|more| applied + more)
+}
+
+/// A projector's checkpoint and the number of committed events after it.
+pub async fn status(pool: &PgPool, name: &str) -> Result<(EventPosition, i64), ProjectionError> {
+    let mut conn = pool.acquire().await?;
+    let position = load_checkpoint(&mut conn, name).await?;
+    let behind: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM events WHERE (transaction_id, global_position) > ($1::text::xid8, $2)",
+    )
+    .bind(position.transaction_id.to_string())
+    .bind(position.global_position)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok((position, behind))
+}

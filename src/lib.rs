@@ -1,0 +1,220 @@
+//! The `insight` binary's library half: wires the adapters of `infrastructure` into the use
+//! cases of `application`, starts projectors and the HTTP server. `main.rs` only parses the
+//! command line; tests and benchmarks build the same `Application` in-process.
+
+pub mod bench;
+pub mod telemetry;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use api::{AppState, ReadinessProbe};
+use application::{AnalysisService, IdentityService, ProjectService};
+use domain::{Analysis, NoServices, Project};
+use infrastructure::{
+    CheckpointBarrier, Config, EventNotifier, PgAggregateRepository, PgIdentityStore, SystemClock,
+};
+use projections::{ProjectorHandle, ProjectorRunner};
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// Snapshot an analysis every this many commands: long analyses (hundreds of batches) then
+/// load from a snapshot plus a few events.
+const ANALYSIS_SNAPSHOT_EVERY: usize = 50;
+
+/// Which parts of the system this process runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Roles {
+    pub api: bool,
+    pub projectors: bool,
+}
+
+impl Default for Roles {
+    fn default() -> Self {
+        Self {
+            api: true,
+            projectors: true,
+        }
+    }
+}
+
+/// The use cases, wired to Postgres: what the API, the CLI and tests call.
+#[derive(Clone)]
+pub struct Services {
+    pub pool: PgPool,
+    pub identity: IdentityService,
+    pub projects: ProjectService,
+    pub analyses: AnalysisService,
+    pub barrier: CheckpointBarrier,
+}
+
+impl Services {
+    pub fn new(pool: PgPool, config: &Config) -> Self {
+        let clock = Arc::new(SystemClock);
+        let barrier = CheckpointBarrier::spawn(pool.clone(), config.read_your_writes_timeout);
+        let projects = Arc::new(PgAggregateRepository::<Project>::new(
+            pool.clone(),
+            NoServices,
+            None,
+        ));
+        let analyses = Arc::new(PgAggregateRepository::<Analysis>::new(
+            pool.clone(),
+            NoServices,
+            Some(ANALYSIS_SNAPSHOT_EVERY),
+        ));
+        Self {
+            identity: IdentityService::new(
+                Arc::new(PgIdentityStore::new(pool.clone())),
+                clock.clone(),
+            ),
+            projects: ProjectService::new(
+                projects.clone(),
+                Arc::new(barrier.clone()),
+                clock.clone(),
+            ),
+            analyses: AnalysisService::new(
+                analyses,
+                projects,
+                Arc::new(infrastructure::detector_catalog::StaticDetectorCatalog),
+                Arc::new(barrier.clone()),
+                clock,
+            ),
+            barrier,
+            pool,
+        }
+    }
+}
+
+struct PostgresProbe(PgPool);
+
+#[async_trait::async_trait]
+impl ReadinessProbe for PostgresProbe {
+    fn name(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn is_ready(&self) -> bool {
+        let ping = sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(&self.0);
+        matches!(
+            tokio::time::timeout(std::time::Duration::from_secs(2), ping).await,
+            Ok(Ok(1))
+        )
+    }
+}
+
+struct NatsProbe(async_nats::Client);
+
+#[async_trait::async_trait]
+impl ReadinessProbe for NatsProbe {
+    fn name(&self) -> &'static str {
+        "nats"
+    }
+
+    async fn is_ready(&self) -> bool {
+        infrastructure::messaging::is_ready(&self.0).await
+    }
+}
+
+/// A running system: HTTP server (when the API role is on) and projectors.
+pub struct Application {
+    pub services: Services,
+    pub address: Option<SocketAddr>,
+    pub projectors: Vec<ProjectorHandle>,
+    server: Option<JoinHandle<std::io::Result<()>>>,
+    shutdown: watch::Sender<bool>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Database(#[from] infrastructure::db::DbError),
+    #[error(transparent)]
+    Nats(#[from] infrastructure::messaging::NatsConnectError),
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        address: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Application {
+    /// Creates and migrates the database, connects to NATS, starts the projectors and binds the
+    /// HTTP listener (port 0 picks a free port; see `address`).
+    pub async fn build(config: &Config, roles: Roles) -> Result<Self, StartError> {
+        let pool =
+            infrastructure::db::prepare(&config.database_url, config.database_max_connections)
+                .await?;
+        let services = Services::new(pool.clone(), config);
+
+        let mut projectors = Vec::new();
+        if roles.projectors {
+            let notifier = EventNotifier::spawn(pool.clone());
+            for projector in projections::all_projectors() {
+                let runner =
+                    ProjectorRunner::new(pool.clone(), projector, config.projection_batch_size)
+                        .with_barrier(services.barrier.clone());
+                projectors.push(runner.spawn(notifier.clone(), config.projection_poll));
+            }
+        }
+
+        let (shutdown, mut stopped) = watch::channel(false);
+        let mut address = None;
+        let mut server = None;
+        if roles.api {
+            let nats = infrastructure::messaging::connect(&config.nats_url).await?;
+            let state = AppState {
+                identity: services.identity.clone(),
+                projects: services.projects.clone(),
+                analyses: services.analyses.clone(),
+                read_pool: pool.clone(),
+                probes: Arc::new(vec![
+                    Arc::new(PostgresProbe(pool.clone())),
+                    Arc::new(NatsProbe(nats)),
+                ]),
+            };
+            let listener = TcpListener::bind(config.bind_addr)
+                .await
+                .map_err(|source| StartError::Bind {
+                    address: config.bind_addr,
+                    source,
+                })?;
+            address = listener.local_addr().ok();
+            let app = api::app(state);
+            server = Some(tokio::spawn(async move {
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(async move {
+                        let _ = stopped.wait_for(|stop| *stop).await;
+                    })
+                    .await
+            }));
+        }
+        Ok(Self {
+            services,
+            address,
+            projectors,
+            server,
+            shutdown,
+        })
+    }
+
+    /// Serves until Ctrl-C or SIGTERM, then drains requests and stops the projectors.
+    pub async fn run_until_signalled(self) -> std::io::Result<()> {
+        telemetry::shutdown_signal().await;
+        tracing::info!("shutting down");
+        self.stop().await
+    }
+
+    pub async fn stop(self) -> std::io::Result<()> {
+        let _ = self.shutdown.send(true);
+        if let Some(server) = self.server {
+            server.await.map_err(std::io::Error::other)??;
+        }
+        for projector in self.projectors {
+            projector.stop().await;
+        }
+        Ok(())
+    }
+}
