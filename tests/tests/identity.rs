@@ -1,0 +1,157 @@
+//! Users and tokens over REST: bearer authentication and its failures.
+
+use insight_tests::spawn_app;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+#[tokio::test]
+async fn a_request_without_a_token_is_401_missing_token() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .get(app.url("/api/insight/analyses"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["code"], "MISSING_TOKEN");
+    assert!(body["error"].as_str().unwrap().contains("token"));
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_wrong_token_or_scheme_is_401_invalid_token() {
+    let app = spawn_app().await;
+    for header in [
+        "Bearer ins_not-a-real-token",
+        "Basic dXNlcjpwYXNz",
+        "Bearer",
+    ] {
+        let response = app
+            .client
+            .get(app.url("/api/insight/analyses"))
+            .header("authorization", header)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401, "{header}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["code"], "INVALID_TOKEN", "{header}");
+    }
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_user_creates_a_second_token_uses_it_and_revokes_it() {
+    let app = spawn_app().await;
+    let response = app
+        .post_json("/api/insight/tokens", json!({"name": "ci"}))
+        .await;
+    assert_eq!(response.status(), 201);
+    let created: Value = response.json().await.unwrap();
+    let second = created["token"].as_str().unwrap().to_string();
+    let id = created["id"].as_str().unwrap().to_string();
+    assert!(second.starts_with("ins_"));
+
+    let listed = app
+        .request_as(&second, Method::GET, "/api/insight/tokens")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.status(), 200);
+    let listed: Value = listed.json().await.unwrap();
+    let tokens = listed["tokens"].as_array().unwrap();
+    assert_eq!(tokens.len(), 2);
+    assert!(
+        !listed.to_string().contains(&second[8..]),
+        "a listing never shows a secret"
+    );
+
+    let revoked = app
+        .request(Method::DELETE, &format!("/api/insight/tokens/{id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 204);
+    let after = app
+        .request_as(&second, Method::GET, "/api/insight/tokens")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(after.status(), 401);
+    let body: Value = after.json().await.unwrap();
+    assert_eq!(body["code"], "INVALID_TOKEN");
+
+    // The first token still works; revoking twice is a 404.
+    let again = app
+        .request(Method::DELETE, &format!("/api/insight/tokens/{id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 404);
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn nobody_revokes_another_users_token() {
+    let app = spawn_app().await;
+    let (_, other) = insight_tests::create_user(&app.app.services, "other").await;
+    let response = app
+        .request_as(&other, Method::POST, "/api/insight/tokens")
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    let id = response.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let response = app
+        .request(Method::DELETE, &format!("/api/insight/tokens/{id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+    let still_valid = app
+        .request_as(&other, Method::GET, "/api/insight/tokens")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(still_valid.status(), 200);
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn tokens_are_stored_only_as_hashes() {
+    let app = spawn_app().await;
+    let stored: Vec<Vec<u8>> = sqlx::query_scalar("SELECT token_hash FROM api_tokens")
+        .fetch_all(&app.app.services.pool)
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].len(), 32);
+    let dump: String = sqlx::query_scalar("SELECT string_agg(t::text, ' ') FROM api_tokens t")
+        .fetch_one(&app.app.services.pool)
+        .await
+        .unwrap();
+    assert!(!dump.contains(&app.token[4..]));
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn health_and_readiness_answer() {
+    let app = spawn_app().await;
+    let health = app.client.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+    let body: Value = ready.json().await.unwrap();
+    assert_eq!(body["checks"]["postgres"], "up");
+    assert_eq!(body["checks"]["nats"], "up");
+    app.shutdown().await;
+}
