@@ -153,16 +153,19 @@ impl AnalysisService {
                 .execute(&analysis_id.to_string(), command, &metadata.next_command())
                 .await
             {
-                Ok(position) => {
-                    self.wait_until_visible(ReadModel::Analyses, position).await;
+                Ok(Some(position)) => {
+                    self.wait_until_visible(ReadModel::Analyses, Some(position))
+                        .await;
                     return Ok(Submitted {
                         analysis_id,
                         status: AnalysisStatus::Queued,
                         created: true,
                     });
                 }
-                // A concurrent request with the same key won the race: answer with its result.
-                Err(AggregateError::AggregateConflict) => continue,
+                // A concurrent request with the same key won the race (either it committed
+                // before this command loaded the aggregate, making it a no-op, or it committed
+                // first and this append conflicted): answer with its result.
+                Ok(None) | Err(AggregateError::AggregateConflict) => continue,
                 Err(other) => return Err(analysis_error(other)),
             }
         }

@@ -1,0 +1,86 @@
+//! Runs the real `insight` binary as a user would. It is a test of the root package (declared
+//! in the root Cargo.toml) because only there does Cargo build the binary for the test and say
+//! where it is (`CARGO_BIN_EXE_insight`); the black-box API tests live in `tests/tests/`.
+
+use std::process::Command;
+
+use sqlx::{Connection, PgConnection};
+
+fn database_url() -> (String, String) {
+    let server = std::env::var("DATABASE_URL")
+        .ok()
+        .and_then(|url| url.rfind('/').map(|slash| url[..slash].to_string()))
+        .filter(|server| server.contains("://") && !server.ends_with('/'))
+        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432".to_string());
+    let name = format!(
+        "insight_test_{}_{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs(),
+        uuid::Uuid::new_v4().simple()
+    );
+    (format!("{server}/{name}"), format!("{server}/postgres"))
+}
+
+fn insight(database_url: &str, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_insight"))
+        .args(args)
+        .env("DATABASE_URL", database_url)
+        .output()
+        .expect("insight runs")
+}
+
+#[tokio::test]
+async fn create_user_creates_the_database_and_prints_exactly_one_json_line() {
+    let (url, maintenance) = database_url();
+    let output = insight(&url, &["admin", "create-user", "--email", "cli@example.com", "--plan", "pro"]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "stdout: {stdout}");
+    let created: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
+    let keys: Vec<&String> = created.as_object().unwrap().keys().collect();
+    assert_eq!(keys.len(), 2);
+    assert!(created["userId"].as_str().unwrap().parse::<uuid::Uuid>().is_ok());
+    let token = created["token"].as_str().unwrap();
+    assert!(token.starts_with("ins_") && token.len() >= 4 + 43);
+
+    let mut conn = PgConnection::connect(&url).await.unwrap();
+    let plan: String = sqlx::query_scalar("SELECT plan FROM users WHERE email = 'cli@example.com'")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(plan, "pro");
+
+    // The same address twice is refused, with a message and a failing exit code.
+    let again = insight(&url, &["admin", "create-user", "--email", "CLI@example.com"]);
+    assert!(!again.status.success());
+    assert!(again.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+
+    let bad_plan = insight(&url, &["admin", "create-user", "--email", "x@example.com", "--plan", "gold"]);
+    assert!(!bad_plan.status.success());
+    drop(conn);
+    let mut admin = PgConnection::connect(&maintenance).await.unwrap();
+    let name = url.rsplit('/').next().unwrap();
+    sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn migrate_is_idempotent() {
+    let (url, maintenance) = database_url();
+    for _ in 0..2 {
+        let output = insight(&url, &["migrate"]);
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    }
+    let mut admin = PgConnection::connect(&maintenance).await.unwrap();
+    let name = url.rsplit('/').next().unwrap();
+    sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+}
