@@ -1,17 +1,386 @@
 //! `insight bench ...`: benchmarks that print their figures beside a baseline measured in the
-//! same run. Results and the commands that produced them are in BENCHMARKS.md.
+//! same run (absolute times on shared machines are noisy; ratios are not). Results and the
+//! commands that produced them are in BENCHMARKS.md.
 
-use clap::Subcommand;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use domain::{AnalysisId, Finding, Severity};
+use hdrhistogram::Histogram;
 use infrastructure::Config;
+use serde_json::{json, Value};
+use sqlx::postgres::PgPoolOptions;
+use sqlx::{Connection, Executor, PgConnection};
+use uuid::Uuid;
+
+use crate::{Application, Roles};
 
 #[derive(Subcommand)]
 pub enum BenchCommand {
     /// Core: POST /analysis throughput beside raw Postgres inserts, issue pages, projection lag.
-    Core,
+    Core(CoreArgs),
 }
 
-pub async fn run(command: BenchCommand, _config: Config) -> anyhow::Result<()> {
+#[derive(Args, Clone)]
+pub struct CoreArgs {
+    /// Seconds per concurrency level (each for the API and for raw Postgres).
+    #[arg(long, default_value_t = 5)]
+    seconds: u64,
+    /// Concurrency levels.
+    #[arg(long, value_delimiter = ',', default_value = "1,8,32")]
+    clients: Vec<usize>,
+    /// Issues in the large analysis used for the issue-page figures.
+    #[arg(long, default_value_t = 200_000)]
+    issues: u32,
+    /// Requests per issue-page measurement.
+    #[arg(long, default_value_t = 200)]
+    samples: usize,
+    /// Keep the benchmark database afterwards.
+    #[arg(long)]
+    keep: bool,
+}
+
+pub async fn run(command: BenchCommand, config: Config) -> anyhow::Result<()> {
     match command {
-        BenchCommand::Core => anyhow::bail!("not built yet"),
+        BenchCommand::Core(args) => core(args, config).await,
+    }
+}
+
+struct Latencies(Histogram<u64>);
+
+impl Latencies {
+    fn new() -> Self {
+        Self(Histogram::new_with_bounds(1, 60_000_000, 3).expect("valid bounds"))
+    }
+
+    fn record(&mut self, elapsed: Duration) {
+        self.0
+            .saturating_record((elapsed.as_micros() as u64).max(1));
+    }
+
+    fn ms(&self, quantile: f64) -> f64 {
+        self.0.value_at_quantile(quantile) as f64 / 1000.0
+    }
+}
+
+/// Runs `clients` loops of `operation` for `duration`; returns (operations per second, latencies).
+async fn load<F, Fut>(clients: usize, duration: Duration, operation: F) -> anyhow::Result<(f64, Latencies)>
+where
+    F: Fn(usize, u64) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = anyhow::Result<()>> + Send,
+{
+    let operation = Arc::new(operation);
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for client in 0..clients {
+        let operation = operation.clone();
+        let stop = stop.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Latencies::new();
+            let mut n = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let begin = Instant::now();
+                operation(client, n).await?;
+                latencies.record(begin.elapsed());
+                n += 1;
+            }
+            anyhow::Ok(latencies)
+        }));
+    }
+    tokio::time::sleep(duration).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut all = Latencies::new();
+    for task in tasks {
+        let latencies = task.await??;
+        all.0.add(&latencies.0).expect("same bounds");
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    Ok((all.0.len() as f64 / elapsed, all))
+}
+
+fn bench_database_url(config: &Config) -> (String, String, String) {
+    let url = &config.database_url;
+    let server = url
+        .rfind('/')
+        .map(|slash| url[..slash].to_string())
+        .unwrap_or_else(|| url.clone());
+    let name = format!("insight_bench_{}", Uuid::new_v4().simple());
+    (format!("{server}/{name}"), format!("{server}/postgres"), name)
+}
+
+async fn core(args: CoreArgs, config: Config) -> anyhow::Result<()> {
+    let (database_url, maintenance_url, database_name) = bench_database_url(&config);
+    let mut config = config.with_database_url(&database_url);
+    config.bind_addr = "127.0.0.1:0".parse()?;
+    let max_clients = args.clients.iter().copied().max().unwrap_or(1);
+    config.database_max_connections = (max_clients as u32 + 8).max(20);
+    eprintln!("bench database: {database_name}");
+    let app = Application::build(&config, Roles::default()).await?;
+    let result = core_on(&args, &config, &app).await;
+    app.stop().await?;
+    if !args.keep {
+        let mut admin = PgConnection::connect(&maintenance_url).await?;
+        admin
+            .execute(format!("DROP DATABASE IF EXISTS \"{database_name}\" WITH (FORCE)").as_str())
+            .await?;
+    }
+    result
+}
+
+async fn core_on(args: &CoreArgs, config: &Config, app: &Application) -> anyhow::Result<()> {
+    let base = format!("http://{}", app.address.context("API not bound")?);
+    let services = &app.services;
+    let email = application::Email::parse(&format!("bench-{}@example.com", Uuid::new_v4()))?;
+    let (user_id, token) = services
+        .identity
+        .create_user(email, application::Plan::Enterprise)
+        .await?;
+    let token = token.token.expose().to_string();
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .build()?;
+    let project: Value = client
+        .post(format!("{base}/api/insight/projects"))
+        .bearer_auth(&token)
+        .json(&json!({"name": "bench", "gitRemote": "https://example.com/bench.git"}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let project_id = project["project"]["id"]
+        .as_str()
+        .context("project created")?
+        .to_string();
+
+    sqlx::query(
+        "CREATE TABLE IF NOT EXISTS bench_raw_inserts (id uuid PRIMARY KEY, payload jsonb NOT NULL, \
+         created_at timestamptz NOT NULL DEFAULT now())",
+    )
+    .execute(&services.pool)
+    .await?;
+
+    println!("== (a) POST /api/insight/analysis vs raw Postgres single-row insert transactions");
+    println!("   {} s per level; latencies in ms", args.seconds);
+    println!(
+        "{:>8} | {:>10} {:>8} {:>8} | {:>10} {:>8} {:>8} | {:>6} | {:>14}",
+        "clients", "api/s", "p50", "p99", "raw/s", "p50", "p99", "ratio", "lag p50/p99"
+    );
+    let duration = Duration::from_secs(args.seconds);
+    let analyses_stats = app
+        .projectors
+        .iter()
+        .find(|handle| handle.name == "analyses")
+        .map(|handle| handle.stats.clone())
+        .context("analyses projector runs")?;
+    for &clients in &args.clients {
+        // Raw Postgres: one INSERT per transaction, the same payload size as an event.
+        let raw_pool = PgPoolOptions::new()
+            .max_connections(clients as u32)
+            .connect(&config.database_url)
+            .await?;
+        let pool = raw_pool.clone();
+        let (raw_rate, raw_latency) = load(clients, duration, move |_, _| {
+            let pool = pool.clone();
+            async move {
+                sqlx::query("INSERT INTO bench_raw_inserts (id, payload) VALUES ($1, $2)")
+                    .bind(Uuid::new_v4())
+                    .bind(json!({"projectId": Uuid::new_v4(), "detectors": ["security"],
+                        "status": "QUEUED", "source": {"git_branch": "main"}}))
+                    .execute(&pool)
+                    .await?;
+                Ok(())
+            }
+        })
+        .await?;
+        raw_pool.close().await;
+
+        analyses_stats.reset();
+        let url = format!("{base}/api/insight/analysis");
+        let body = json!({"projectId": project_id, "detectors": ["security"]});
+        let http = client.clone();
+        let bearer = token.clone();
+        let (api_rate, api_latency) = load(clients, duration, move |_, _| {
+            let http = http.clone();
+            let url = url.clone();
+            let body = body.clone();
+            let bearer = bearer.clone();
+            async move {
+                let response = http.post(&url).bearer_auth(&bearer).json(&body).send().await?;
+                anyhow::ensure!(response.status() == 201, "POST answered {}", response.status());
+                Ok(())
+            }
+        })
+        .await?;
+        let (_, lag_p50, lag_p99, _) = analyses_stats.lag_millis();
+        println!(
+            "{:>8} | {:>10.0} {:>8.2} {:>8.2} | {:>10.0} {:>8.2} {:>8.2} | {:>6.2} | {:>6.1} / {:>5.1}",
+            clients,
+            api_rate,
+            api_latency.ms(0.50),
+            api_latency.ms(0.99),
+            raw_rate,
+            raw_latency.ms(0.50),
+            raw_latency.ms(0.99),
+            api_rate / raw_rate,
+            lag_p50,
+            lag_p99,
+        );
+    }
+    println!("   ratio = api/s ÷ raw/s (target at 32 clients: at least 0.5)");
+    println!("   (c) lag = event recorded → analyses read model committed, while (a) runs (target p99 < 100 ms)");
+
+    issue_pages(args, app, &client, &base, &token, user_id, &project_id).await
+}
+
+async fn issue_pages(
+    args: &CoreArgs,
+    app: &Application,
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    user_id: domain::UserId,
+    project_id: &str,
+) -> anyhow::Result<()> {
+    let services = &app.services;
+    println!();
+    println!("== (b) issue pages of one analysis holding {} issues (limit 200)", args.issues);
+    let submitted = services
+        .analyses
+        .submit(
+            user_id,
+            application::SubmitAnalysis {
+                project_id: Some(project_id.parse()?),
+                ..Default::default()
+            },
+            Uuid::now_v7(),
+        )
+        .await?;
+    let id = submitted.analysis_id;
+    let metadata = application::CommandMetadata::new(
+        application::Actor::Worker("bench".into()),
+        Uuid::now_v7(),
+    );
+    services.analyses.start(id, "bench", &metadata).await?;
+    let seeding = Instant::now();
+    let batches = args.issues.div_ceil(domain::MAX_FINDINGS_PER_BATCH as u32);
+    for batch in 0..batches {
+        let findings = (0..domain::MAX_FINDINGS_PER_BATCH as u32)
+            .map(|i| batch * domain::MAX_FINDINGS_PER_BATCH as u32 + i)
+            .take_while(|n| *n < args.issues)
+            .map(synthetic_finding)
+            .collect();
+        services
+            .analyses
+            .record_batch(id, batch + 1, findings, &metadata.next_command())
+            .await?;
+    }
+    services.analyses.complete(id, &metadata.next_command()).await?;
+    wait_for_issues(app, id, args.issues).await?;
+    println!(
+        "   seeded {} issues in {} batches through the use cases and projected them in {:.1} s",
+        args.issues,
+        batches,
+        seeding.elapsed().as_secs_f64()
+    );
+    sqlx::query("ANALYZE rm_analysis_issues").execute(&services.pool).await?;
+
+    let page_url = |query: &str| format!("{base}/api/insight/analysis/{id}?limit=200{query}");
+    let get = |url: String| {
+        let client = client.clone();
+        let token = token.to_string();
+        async move {
+            let begin = Instant::now();
+            let response = client.get(&url).bearer_auth(&token).send().await?;
+            anyhow::ensure!(response.status() == 200, "GET answered {}", response.status());
+            let body: Value = response.json().await?;
+            anyhow::Ok((begin.elapsed(), body))
+        }
+    };
+
+    // Walk to page 900 by cursor, timing every page on the way (all depths).
+    let mut walk = Latencies::new();
+    let mut cursor: Option<String> = None;
+    for _ in 1..900 {
+        let url = match &cursor {
+            None => page_url(""),
+            Some(cursor) => page_url(&format!("&cursor={cursor}")),
+        };
+        let (elapsed, body) = get(url).await?;
+        walk.record(elapsed);
+        cursor = body["pagination"]["nextCursor"].as_str().map(str::to_string);
+        if cursor.is_none() {
+            break;
+        }
+    }
+    let depth_cursor = cursor.context("the analysis has at least 900 pages")?;
+
+    let measure = |url: String| {
+        let get = &get;
+        async move {
+            let mut latencies = Latencies::new();
+            get(url.clone()).await?; // warm-up
+            for _ in 0..args.samples {
+                latencies.record(get(url.clone()).await?.0);
+            }
+            anyhow::Ok(latencies)
+        }
+    };
+    let first_by_number = measure(page_url("&page=1")).await?;
+    let deep_by_number = measure(page_url("&page=900")).await?;
+    let deep_by_cursor = measure(page_url(&format!("&cursor={depth_cursor}"))).await?;
+    let filtered = measure(page_url("&severity=HIGH&detector=eslint")).await?;
+    println!("{:<42} | {:>8} {:>8}", "page", "p50 ms", "p99 ms");
+    for (label, latencies) in [
+        ("first page (page=1)", &first_by_number),
+        ("page 900 by page number (offset 179,800)", &deep_by_number),
+        ("page 900 by cursor", &deep_by_cursor),
+        ("every page 1..899 by cursor (walk)", &walk),
+        ("first page, severity+detector filters", &filtered),
+    ] {
+        println!("{label:<42} | {:>8.2} {:>8.2}", latencies.ms(0.50), latencies.ms(0.99));
+    }
+    println!("   target: cursor p99 under 10 ms at any depth");
+    Ok(())
+}
+
+fn synthetic_finding(n: u32) -> Finding {
+    const DETECTORS: [&str; 4] = ["security", "eslint", "complexity", "typescript"];
+    const CATEGORIES: [&str; 3] = ["secrets", "bugs", "maintainability"];
+    Finding {
+        severity: Severity::ALL[(n.wrapping_mul(2_654_435_761) % 5) as usize],
+        detector: DETECTORS[(n % 4) as usize].into(),
+        rule: format!("rule-{}", n % 40),
+        category: CATEGORIES[(n % 3) as usize].into(),
+        file_path: format!("src/module{:03}/file{:04}.ts", n % 97, n % 1_009),
+        line: n % 2_000 + 1,
+        column: Some(n % 80 + 1),
+        end_line: None,
+        end_column: None,
+        message: format!("synthetic finding number {n}"),
+        suggestion: Some("a suggestion of typical length for the fix".into()),
+        confidence: 0.75,
+        auto_fixable: n % 7 == 0,
+        snippet: Some("const value = compute(input);".into()),
+        fingerprint: Some(format!("{n:016x}")),
+    }
+}
+
+async fn wait_for_issues(app: &Application, id: AnalysisId, expected: u32) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(600);
+    loop {
+        let projected: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM rm_analysis_issues WHERE analysis_id = $1")
+                .bind(id.as_uuid())
+                .fetch_one(&app.services.pool)
+                .await?;
+        if projected >= i64::from(expected) {
+            return Ok(());
+        }
+        anyhow::ensure!(Instant::now() < deadline, "issues not projected in time");
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }

@@ -33,7 +33,7 @@ enum Command {
         #[command(subcommand)]
         command: ProjectionsCommand,
     },
-    /// Benchmarks; each prints its figures.
+    /// Benchmarks; each prints its figures beside a baseline measured in the same run.
     Bench {
         #[command(subcommand)]
         command: insight::bench::BenchCommand,

@@ -67,7 +67,6 @@ pub fn parse<'a>(allocator: &'a Allocator, path: &str, text: &'a str) -> Option<
     let mut result = Parser::new(allocator, text, source_type)
         .with_options(options)
         .parse();
-    let mut used_type = source_type;
     if is_plain_javascript && (result.panicked || !result.diagnostics.is_empty()) {
         let jsx_type = source_type.with_jsx(true);
         let retry = Parser::new(allocator, text, jsx_type)
@@ -75,7 +74,6 @@ pub fn parse<'a>(allocator: &'a Allocator, path: &str, text: &'a str) -> Option<
             .parse();
         if !retry.panicked && retry.diagnostics.is_empty() {
             result = retry;
-            used_type = jsx_type;
         }
     }
 
@@ -88,23 +86,34 @@ pub fn parse<'a>(allocator: &'a Allocator, path: &str, text: &'a str) -> Option<
         .with_check_syntax_error(!panicked)
         .build(program);
     errors.extend(semantic_result.diagnostics.into_vec());
-    errors.sort_by_key(|error| first_label_span(error).map_or(0, |span| span.start));
+    errors.sort_by_key(|error| main_label_span(error).map_or(0, |span| span.start));
 
     Some(ParsedJs {
         program,
         semantic: semantic_result.semantic,
-        source_type: used_type,
+        // Resolved by the parser: an "unambiguous" file is now a module or a script.
+        source_type: program.source_type,
         errors,
         panicked,
         is_flow,
     })
 }
 
-/// Where a diagnostic points: its first label, which oxc puts on the offending token.
-pub fn first_label_span(error: &OxcDiagnostic) -> Option<Span> {
-    error.labels.first().map(|label| {
-        let start = u32::try_from(label.offset()).unwrap_or(u32::MAX);
-        let end = start.saturating_add(u32::try_from(label.len()).unwrap_or(0));
+/// Where a diagnostic points: its primary label, else its last one. Errors with several labels
+/// put the context first ("declared here") and the offence last ("cannot be redeclared here").
+pub fn main_label(error: &OxcDiagnostic) -> Option<&oxc_span::LabeledSpan> {
+    error
+        .labels
+        .iter()
+        .find(|label| label.primary())
+        .or_else(|| error.labels.iter().max_by_key(|label| label.offset()))
+}
+
+/// The span of [`main_label`].
+pub fn main_label_span(error: &OxcDiagnostic) -> Option<Span> {
+    main_label(error).map(|label| {
+        let start = label.offset();
+        let end = start.saturating_add(label.len());
         Span::new(start, end)
     })
 }

@@ -82,8 +82,8 @@ pub fn is_global_reference(semantic: &Semantic<'_>, identifier: &IdentifierRefer
 
 /// The initialiser of the variable an identifier refers to, when it is declared once with one
 /// (`const sql = "SELECT " + id;` ... `db.query(sql)`).
-pub fn declared_initializer<'s, 'a>(
-    semantic: &'s Semantic<'a>,
+pub fn declared_initializer<'a>(
+    semantic: &Semantic<'a>,
     identifier: &IdentifierReference<'a>,
 ) -> Option<&'a Expression<'a>> {
     let reference_id = identifier.reference_id.get()?;

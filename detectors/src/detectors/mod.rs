@@ -1,7 +1,10 @@
 //! Every built detector. The registry lists them under their names.
 
 pub(crate) mod ast_util;
+pub mod complexity;
+pub mod eslint;
 pub mod imports;
+pub mod performance;
 pub mod security;
 pub mod typescript;
 
@@ -12,8 +15,11 @@ use std::sync::Arc;
 pub fn all() -> Vec<Arc<dyn Detector>> {
     vec![
         Arc::new(typescript::TypeScriptDetector),
+        Arc::new(eslint::EslintDetector),
         Arc::new(imports::ImportDetector),
         Arc::new(security::SecurityDetector),
         Arc::new(imports::CircularDetector),
+        Arc::new(performance::PerformanceDetector),
+        Arc::new(complexity::ComplexityDetector),
     ]
 }

@@ -10,7 +10,7 @@ use crate::detector::{Detector, FileSink, Needs, Rule};
 use crate::finding::{Category, Severity};
 use crate::js::ParsedJs;
 use crate::source::SourceFile;
-use flow::{statement_list_terminates, Termination};
+use flow::{statement_list_terminates, statement_terminates};
 use oxc_ast::ast::{
     ArrayExpressionElement, Expression, MethodDefinitionKind, ObjectPropertyKind, PropertyKind,
     Statement, VariableDeclarationKind,
@@ -81,7 +81,12 @@ impl Detector for EslintDetector {
         }
     }
 
-    fn check_file(&self, _file: &SourceFile<'_>, js: Option<&ParsedJs<'_>>, out: &mut FileSink<'_>) {
+    fn check_file(
+        &self,
+        _file: &SourceFile<'_>,
+        js: Option<&ParsedJs<'_>>,
+        out: &mut FileSink<'_>,
+    ) {
         let Some(js) = js else {
             return;
         };
@@ -101,13 +106,14 @@ struct Linter<'l, 'f, 'a> {
     out: &'l mut FileSink<'f>,
 }
 
-impl<'a> Linter<'_, '_, 'a> {
-    fn semantic(&self) -> &Semantic<'a> {
+impl<'l, 'a> Linter<'l, '_, 'a> {
+    fn semantic(&self) -> &'l Semantic<'a> {
         &self.js.semantic
     }
 
     fn report(&mut self, rule: &Rule, span: Span, message: impl Into<String>) {
-        self.out.report(rule, span.start as usize, span.end as usize, message);
+        self.out
+            .report(rule, span.start as usize, span.end as usize, message);
     }
 
     /// Source text with all whitespace removed, to compare two expressions as ESLint compares
@@ -117,21 +123,31 @@ impl<'a> Linter<'_, '_, 'a> {
     }
 
     fn check_nodes(&mut self) {
-        let semantic = self.js.semantic.clone_nodes_view();
-        for node in semantic.iter() {
+        let js = self.js;
+        for node in js.semantic.nodes().iter() {
             let id = node.id();
             match node.kind() {
                 AstKind::DebuggerStatement(statement) => {
-                    self.report(&NO_DEBUGGER, statement.span, "Unexpected 'debugger' statement");
+                    self.report(
+                        &NO_DEBUGGER,
+                        statement.span,
+                        "Unexpected 'debugger' statement",
+                    );
                 }
                 AstKind::WithStatement(statement) => {
-                    self.report(&NO_WITH, statement.span, "Unexpected use of 'with' statement");
+                    self.report(
+                        &NO_WITH,
+                        statement.span,
+                        "Unexpected use of 'with' statement",
+                    );
                 }
                 AstKind::CallExpression(call) => {
                     self.check_eval(&call.callee, call.span);
-                    if let Some(member) = call.callee.get_inner_expression().as_member_expression() {
-                        if let Some(method @ ("hasOwnProperty" | "isPrototypeOf" | "propertyIsEnumerable")) =
-                            member.static_property_name()
+                    if let Some(member) = call.callee.get_inner_expression().as_member_expression()
+                    {
+                        if let Some(
+                            method @ ("hasOwnProperty" | "isPrototypeOf" | "propertyIsEnumerable"),
+                        ) = member.static_property_name()
                         {
                             if !call.arguments.is_empty() {
                                 self.report(
@@ -156,10 +172,14 @@ impl<'a> Linter<'_, '_, 'a> {
                 AstKind::StaticBlock(block) => self.check_unreachable(&block.body),
                 AstKind::SwitchCase(case) => self.check_unreachable(&case.consequent),
                 AstKind::SwitchStatement(switch) => self.check_switch(switch),
-                AstKind::VariableDeclaration(declaration) => {
-                    if declaration.kind == VariableDeclarationKind::Var && !declaration.declare {
-                        self.report(&NO_VAR, declaration.span, "Unexpected var, use let or const instead");
-                    }
+                AstKind::VariableDeclaration(declaration)
+                    if declaration.kind == VariableDeclarationKind::Var && !declaration.declare =>
+                {
+                    self.report(
+                        &NO_VAR,
+                        declaration.span,
+                        "Unexpected var, use let or const instead",
+                    );
                 }
                 AstKind::IfStatement(statement) => {
                     self.check_condition(&statement.test, "if");
@@ -167,11 +187,14 @@ impl<'a> Linter<'_, '_, 'a> {
                 }
                 AstKind::WhileStatement(statement) => {
                     self.check_cond_assign(&statement.test);
-                    if !matches!(statement.test.get_inner_expression(), Expression::BooleanLiteral(b) if b.value) {
+                    if !matches!(statement.test.get_inner_expression(), Expression::BooleanLiteral(b) if b.value)
+                    {
                         self.check_constant(&statement.test);
                     }
                 }
-                AstKind::DoWhileStatement(statement) => self.check_condition(&statement.test, "do-while"),
+                AstKind::DoWhileStatement(statement) => {
+                    self.check_condition(&statement.test, "do-while")
+                }
                 AstKind::ForStatement(statement) => {
                     if let Some(test) = &statement.test {
                         self.check_condition(test, "for");
@@ -180,16 +203,19 @@ impl<'a> Linter<'_, '_, 'a> {
                 AstKind::ConditionalExpression(conditional) => {
                     self.check_condition(&conditional.test, "conditional")
                 }
-                AstKind::ArrayExpression(array) => {
+                AstKind::ArrayExpression(array)
                     if array
                         .elements
                         .iter()
-                        .any(|element| matches!(element, ArrayExpressionElement::Elision(_)))
-                    {
-                        self.report(&NO_SPARSE_ARRAYS, array.span, "Unexpected comma in middle of array");
-                    }
+                        .any(|element| matches!(element, ArrayExpressionElement::Elision(_))) =>
+                {
+                    self.report(
+                        &NO_SPARSE_ARRAYS,
+                        array.span,
+                        "Unexpected comma in middle of array",
+                    );
                 }
-                AstKind::AssignmentExpression(assignment) => {
+                AstKind::AssignmentExpression(assignment)
                     if matches!(
                         assignment.operator,
                         AssignmentOperator::Assign
@@ -202,13 +228,19 @@ impl<'a> Linter<'_, '_, 'a> {
                             Expression::Identifier(_) | Expression::StaticMemberExpression(_)
                         )
                         && self.compact_text(assignment.left.span())
-                            == self.compact_text(assignment.right.get_inner_expression().span())
-                    {
-                        let name = self.js.text_of(assignment.left.span()).to_owned();
-                        self.report(&NO_SELF_ASSIGN, assignment.span, format!("'{name}' is assigned to itself"));
-                    }
+                            == self
+                                .compact_text(assignment.right.get_inner_expression().span()) =>
+                {
+                    let name = self.js.text_of(assignment.left.span()).to_owned();
+                    self.report(
+                        &NO_SELF_ASSIGN,
+                        assignment.span,
+                        format!("'{name}' is assigned to itself"),
+                    );
                 }
-                AstKind::ReturnStatement(statement) => self.check_unsafe_finally(id, statement.span, "return", None),
+                AstKind::ReturnStatement(statement) => {
+                    self.check_unsafe_finally(id, statement.span, "return", None)
+                }
                 AstKind::ThrowStatement(statement) => {
                     self.check_unsafe_finally(id, statement.span, "throw", None);
                     let literal = match statement.argument.get_inner_expression() {
@@ -221,35 +253,63 @@ impl<'a> Linter<'_, '_, 'a> {
                         _ => false,
                     };
                     if literal {
-                        self.report(&NO_THROW_LITERAL, statement.span, "Expected an error object to be thrown");
+                        self.report(
+                            &NO_THROW_LITERAL,
+                            statement.span,
+                            "Expected an error object to be thrown",
+                        );
                     }
                 }
-                AstKind::BreakStatement(statement) => {
-                    self.check_unsafe_finally(id, statement.span, "break", Some(statement.label.is_some()))
+                AstKind::BreakStatement(statement) => self.check_unsafe_finally(
+                    id,
+                    statement.span,
+                    "break",
+                    Some(statement.label.is_some()),
+                ),
+                AstKind::ContinueStatement(statement) => self.check_unsafe_finally(
+                    id,
+                    statement.span,
+                    "continue",
+                    Some(statement.label.is_some()),
+                ),
+                AstKind::ObjectPattern(pattern)
+                    if pattern.properties.is_empty() && pattern.rest.is_none() =>
+                {
+                    self.report(
+                        &NO_EMPTY_PATTERN,
+                        pattern.span,
+                        "Unexpected empty object pattern",
+                    );
                 }
-                AstKind::ContinueStatement(statement) => {
-                    self.check_unsafe_finally(id, statement.span, "continue", Some(statement.label.is_some()))
-                }
-                AstKind::ObjectPattern(pattern) => {
-                    if pattern.properties.is_empty() && pattern.rest.is_none() {
-                        self.report(&NO_EMPTY_PATTERN, pattern.span, "Unexpected empty object pattern");
-                    }
-                }
-                AstKind::ArrayPattern(pattern) => {
-                    if pattern.elements.is_empty() && pattern.rest.is_none() {
-                        self.report(&NO_EMPTY_PATTERN, pattern.span, "Unexpected empty array pattern");
-                    }
+                AstKind::ArrayPattern(pattern)
+                    if pattern.elements.is_empty() && pattern.rest.is_none() =>
+                {
+                    self.report(
+                        &NO_EMPTY_PATTERN,
+                        pattern.span,
+                        "Unexpected empty array pattern",
+                    );
                 }
                 AstKind::TryStatement(statement) => {
                     let Some(handler) = &statement.handler else {
                         continue;
                     };
-                    let Some(param) = handler.param.as_ref().and_then(|param| param.pattern.get_binding_identifier()) else {
+                    let Some(param) = handler
+                        .param
+                        .as_ref()
+                        .and_then(|param| param.pattern.get_binding_identifier())
+                    else {
                         continue;
                     };
                     if let [Statement::ThrowStatement(throw)] = handler.body.body.as_slice() {
-                        if throw.argument.is_specific_id(param.name.as_str()) && statement.finalizer.is_none() {
-                            self.report(&NO_USELESS_CATCH, handler.span, "Unnecessary try/catch wrapper");
+                        if throw.argument.is_specific_id(param.name.as_str())
+                            && statement.finalizer.is_none()
+                        {
+                            self.report(
+                                &NO_USELESS_CATCH,
+                                handler.span,
+                                "Unnecessary try/catch wrapper",
+                            );
                         }
                     }
                 }
@@ -283,18 +343,28 @@ impl<'a> Linter<'_, '_, 'a> {
         }
         match callee.name.as_str() {
             name @ ("String" | "Number" | "Boolean") => {
-                self.report(&NO_NEW_WRAPPERS, new.span, format!("Do not use {name} as a constructor"));
+                self.report(
+                    &NO_NEW_WRAPPERS,
+                    new.span,
+                    format!("Do not use {name} as a constructor"),
+                );
             }
             "Promise" => {
-                let executor_is_async = new.arguments.first().and_then(|arg| arg.as_expression()).is_some_and(
-                    |executor| match executor.get_inner_expression() {
+                let executor_is_async = new
+                    .arguments
+                    .first()
+                    .and_then(|arg| arg.as_expression())
+                    .is_some_and(|executor| match executor.get_inner_expression() {
                         Expression::ArrowFunctionExpression(arrow) => arrow.r#async,
                         Expression::FunctionExpression(function) => function.r#async,
                         _ => false,
-                    },
-                );
+                    });
                 if executor_is_async {
-                    self.report(&NO_ASYNC_PROMISE_EXECUTOR, new.span, "Promise executor functions should not be async");
+                    self.report(
+                        &NO_ASYNC_PROMISE_EXECUTOR,
+                        new.span,
+                        "Promise executor functions should not be async",
+                    );
                 }
             }
             _ => {}
@@ -305,7 +375,10 @@ impl<'a> Linter<'_, '_, 'a> {
         let operator = binary.operator;
         let left = binary.left.get_inner_expression();
         let right = binary.right.get_inner_expression();
-        if matches!(operator, BinaryOperator::Equality | BinaryOperator::Inequality) {
+        if matches!(
+            operator,
+            BinaryOperator::Equality | BinaryOperator::Inequality
+        ) {
             let is_typeof = |e: &Expression<'_>| matches!(e, Expression::UnaryExpression(u) if u.operator == UnaryOperator::Typeof);
             let is_literal = |e: &Expression<'_>| e.is_literal();
             let smart_allowed = left.is_null()
@@ -314,21 +387,38 @@ impl<'a> Linter<'_, '_, 'a> {
                 || is_typeof(right)
                 || (is_literal(left) && is_literal(right));
             if !smart_allowed {
-                let expected = if operator == BinaryOperator::Equality { "===" } else { "!==" };
+                let expected = if operator == BinaryOperator::Equality {
+                    "==="
+                } else {
+                    "!=="
+                };
                 let actual = operator.as_str();
-                self.report(&EQEQEQ, binary.span, format!("Expected '{expected}' and instead saw '{actual}'"));
+                self.report(
+                    &EQEQEQ,
+                    binary.span,
+                    format!("Expected '{expected}' and instead saw '{actual}'"),
+                );
             }
         }
         if operator.is_compare() || operator.is_equality() {
             if self.compact_text(left.span()) == self.compact_text(right.span()) {
-                self.report(&NO_SELF_COMPARE, binary.span, "Comparing to itself is potentially pointless");
+                self.report(
+                    &NO_SELF_COMPARE,
+                    binary.span,
+                    "Comparing to itself is potentially pointless",
+                );
             }
             let is_nan = |e: &Expression<'_>| {
                 e.is_specific_id("NaN")
-                    || e.as_member_expression().is_some_and(|m| m.is_specific_member_access("Number", "NaN"))
+                    || e.as_member_expression()
+                        .is_some_and(|m| m.is_specific_member_access("Number", "NaN"))
             };
             if is_nan(left) || is_nan(right) {
-                self.report(&USE_ISNAN, binary.span, "Use the isNaN function to compare with NaN");
+                self.report(
+                    &USE_ISNAN,
+                    binary.span,
+                    "Use the isNaN function to compare with NaN",
+                );
             }
             let is_negative_zero = |e: &Expression<'_>| {
                 matches!(e, Expression::UnaryExpression(u)
@@ -337,7 +427,11 @@ impl<'a> Linter<'_, '_, 'a> {
             };
             if is_negative_zero(left) || is_negative_zero(right) {
                 let actual = operator.as_str();
-                self.report(&NO_COMPARE_NEG_ZERO, binary.span, format!("Do not use the '{actual}' operator to compare against -0"));
+                self.report(
+                    &NO_COMPARE_NEG_ZERO,
+                    binary.span,
+                    format!("Do not use the '{actual}' operator to compare against -0"),
+                );
             }
         }
         if operator.is_equality() {
@@ -351,15 +445,30 @@ impl<'a> Linter<'_, '_, 'a> {
                 let literal = match other {
                     Expression::StringLiteral(literal) => Some(literal.value.as_str()),
                     Expression::TemplateLiteral(template) if template.expressions.is_empty() => {
-                        template.quasis.first().map(|quasi| quasi.value.raw.as_str())
+                        template
+                            .quasis
+                            .first()
+                            .map(|quasi| quasi.value.raw.as_str())
                     }
                     _ => None,
                 };
                 if let Some(value) = literal {
-                    const VALID: &[&str] =
-                        &["undefined", "object", "boolean", "number", "string", "function", "symbol", "bigint"];
+                    const VALID: &[&str] = &[
+                        "undefined",
+                        "object",
+                        "boolean",
+                        "number",
+                        "string",
+                        "function",
+                        "symbol",
+                        "bigint",
+                    ];
                     if !VALID.contains(&value) {
-                        self.report(&VALID_TYPEOF, other.span(), format!("Invalid typeof comparison value '{value}'"));
+                        self.report(
+                            &VALID_TYPEOF,
+                            other.span(),
+                            format!("Invalid typeof comparison value '{value}'"),
+                        );
                     }
                 }
             }
@@ -385,7 +494,12 @@ impl<'a> Linter<'_, '_, 'a> {
             let ObjectPropertyKind::ObjectProperty(property) = property else {
                 continue;
             };
-            if property.computed && !matches!(property.key.as_expression(), Some(Expression::StringLiteral(_) | Expression::NumericLiteral(_))) {
+            if property.computed
+                && !matches!(
+                    property.key.as_expression(),
+                    Some(Expression::StringLiteral(_) | Expression::NumericLiteral(_))
+                )
+            {
                 continue;
             }
             let Some(name) = property.key.static_name() else {
@@ -394,7 +508,9 @@ impl<'a> Linter<'_, '_, 'a> {
             if name == "__proto__" {
                 continue;
             }
-            let entry = seen.entry(name.to_string()).or_insert((false, false, false));
+            let entry = seen
+                .entry(name.to_string())
+                .or_insert((false, false, false));
             let duplicate = match property.kind {
                 PropertyKind::Init => entry.0 || entry.1 || entry.2,
                 PropertyKind::Get => entry.0 || entry.1,
@@ -406,7 +522,11 @@ impl<'a> Linter<'_, '_, 'a> {
                 PropertyKind::Set => entry.2 = true,
             }
             if duplicate {
-                self.report(&NO_DUPE_KEYS, property.key.span(), format!("Duplicate key '{name}'"));
+                self.report(
+                    &NO_DUPE_KEYS,
+                    property.key.span(),
+                    format!("Duplicate key '{name}'"),
+                );
             }
         }
     }
@@ -418,7 +538,10 @@ impl<'a> Linter<'_, '_, 'a> {
             let (key, is_static, kind, span) = match element {
                 oxc_ast::ast::ClassElement::MethodDefinition(method) => {
                     // TypeScript overload signatures have no body and are not duplicates.
-                    if method.computed || method.value.body.is_none() || method.kind == MethodDefinitionKind::Constructor {
+                    if method.computed
+                        || method.value.body.is_none()
+                        || method.kind == MethodDefinitionKind::Constructor
+                    {
                         continue;
                     }
                     let kind = match method.kind {
@@ -432,7 +555,12 @@ impl<'a> Linter<'_, '_, 'a> {
                     if property.computed || property.declare {
                         continue;
                     }
-                    (&property.key, property.r#static, PropertyKind::Init, property.key.span())
+                    (
+                        &property.key,
+                        property.r#static,
+                        PropertyKind::Init,
+                        property.key.span(),
+                    )
                 }
                 _ => continue,
             };
@@ -440,8 +568,14 @@ impl<'a> Linter<'_, '_, 'a> {
                 continue;
             };
             let private = matches!(key, oxc_ast::ast::PropertyKey::PrivateIdentifier(_));
-            let name = if private { format!("#{name}") } else { name.to_string() };
-            let entry = seen.entry((is_static, name.clone())).or_insert((false, false, false));
+            let name = if private {
+                format!("#{name}")
+            } else {
+                name.to_string()
+            };
+            let entry = seen
+                .entry((is_static, name.clone()))
+                .or_insert((false, false, false));
             let duplicate = match kind {
                 PropertyKind::Init => entry.0 || entry.1 || entry.2,
                 PropertyKind::Get => entry.0 || entry.1,
@@ -453,7 +587,11 @@ impl<'a> Linter<'_, '_, 'a> {
                 PropertyKind::Set => entry.2 = true,
             }
             if duplicate {
-                self.report(&NO_DUPE_CLASS_MEMBERS, span, format!("Duplicate name '{name}'"));
+                self.report(
+                    &NO_DUPE_CLASS_MEMBERS,
+                    span,
+                    format!("Duplicate name '{name}'"),
+                );
             }
         }
     }
@@ -476,7 +614,7 @@ impl<'a> Linter<'_, '_, 'a> {
                     self.report(&NO_UNREACHABLE, statement.span(), "Unreachable code");
                     return;
                 }
-            } else if flow::statement_terminates(statement, Termination::AnyJump) {
+            } else if statement_terminates(statement) {
                 terminated = true;
             }
         }
@@ -514,28 +652,52 @@ impl<'a> Linter<'_, '_, 'a> {
                     self.report(&NO_DUPLICATE_CASE, case.span, "Duplicate case label");
                 }
                 if test.get_inner_expression().is_specific_id("NaN") {
-                    self.report(&USE_ISNAN, case.span, "'case NaN' can never match. Use Number.isNaN before the switch");
+                    self.report(
+                        &USE_ISNAN,
+                        case.span,
+                        "'case NaN' can never match. Use Number.isNaN before the switch",
+                    );
                 }
             }
         }
-        if switch.discriminant.get_inner_expression().is_specific_id("NaN") {
-            self.report(&USE_ISNAN, switch.span, "'switch(NaN)' can never match a case clause. Use Number.isNaN instead");
+        if switch
+            .discriminant
+            .get_inner_expression()
+            .is_specific_id("NaN")
+        {
+            self.report(
+                &USE_ISNAN,
+                switch.span,
+                "'switch(NaN)' can never match a case clause. Use Number.isNaN instead",
+            );
         }
         for pair in switch.cases.windows(2) {
             let (case, next) = (&pair[0], &pair[1]);
             let Some(last) = case.consequent.last() else {
                 continue;
             };
-            if statement_list_terminates(&case.consequent, Termination::LeavesCase) {
+            if statement_list_terminates(&case.consequent) {
                 continue;
             }
-            let annotated = self.js.has_comment_between(last.span().end, next.span.start, |comment| {
-                let lower = comment.to_ascii_lowercase();
-                lower.contains("falls through") || lower.contains("fall through") || lower.contains("fallthrough")
-            });
+            let annotated =
+                self.js
+                    .has_comment_between(last.span().end, next.span.start, |comment| {
+                        let lower = comment.to_ascii_lowercase();
+                        lower.contains("falls through")
+                            || lower.contains("fall through")
+                            || lower.contains("fallthrough")
+                    });
             if !annotated {
-                let kind = if next.test.is_some() { "case" } else { "default" };
-                self.report(&NO_FALLTHROUGH, next.span, format!("Expected a 'break' statement before '{kind}'"));
+                let kind = if next.test.is_some() {
+                    "case"
+                } else {
+                    "default"
+                };
+                self.report(
+                    &NO_FALLTHROUGH,
+                    next.span,
+                    format!("Expected a 'break' statement before '{kind}'"),
+                );
             }
         }
     }
@@ -548,20 +710,32 @@ impl<'a> Linter<'_, '_, 'a> {
     fn check_cond_assign(&mut self, test: &Expression<'a>) {
         // With parentheses preserved, `if ((a = b))` is a ParenthesizedExpression: allowed.
         if let Expression::AssignmentExpression(assignment) = test {
-            self.report(&NO_COND_ASSIGN, assignment.span, "Expected a conditional expression and instead saw an assignment");
+            self.report(
+                &NO_COND_ASSIGN,
+                assignment.span,
+                "Expected a conditional expression and instead saw an assignment",
+            );
         }
     }
 
     fn check_constant(&mut self, test: &Expression<'a>) {
         if is_constant(test.get_inner_expression()) {
-            self.report(&NO_CONSTANT_CONDITION, test.span(), "Unexpected constant condition");
+            self.report(
+                &NO_CONSTANT_CONDITION,
+                test.span(),
+                "Unexpected constant condition",
+            );
         }
     }
 
     fn check_dupe_else_if(&mut self, id: NodeId, statement: &oxc_ast::ast::IfStatement<'a>) {
         // Start only at the head of a chain, then walk down `else if`s.
         if let AstKind::IfStatement(parent) = self.semantic().nodes().parent_kind(id) {
-            if parent.alternate.as_ref().is_some_and(|alternate| alternate.span() == statement.span) {
+            if parent
+                .alternate
+                .as_ref()
+                .is_some_and(|alternate| alternate.span() == statement.span)
+            {
                 return;
             }
         }
@@ -584,12 +758,20 @@ impl<'a> Linter<'_, '_, 'a> {
     }
 
     /// `return`, `throw`, or a `break`/`continue` that leaves a `finally` block.
-    fn check_unsafe_finally(&mut self, id: NodeId, span: Span, keyword: &str, labelled: Option<bool>) {
+    fn check_unsafe_finally(
+        &mut self,
+        id: NodeId,
+        span: Span,
+        keyword: &str,
+        labelled: Option<bool>,
+    ) {
         let nodes = self.semantic().nodes();
         let mut child_span: Option<Span> = None;
         for ancestor in nodes.ancestors(id) {
             match ancestor.kind() {
-                AstKind::Function(_) | AstKind::ArrowFunctionExpression(_) | AstKind::Class(_) => return,
+                AstKind::Function(_) | AstKind::ArrowFunctionExpression(_) | AstKind::Class(_) => {
+                    return
+                }
                 AstKind::ForStatement(_)
                 | AstKind::ForInStatement(_)
                 | AstKind::ForOfStatement(_)
@@ -599,12 +781,21 @@ impl<'a> Linter<'_, '_, 'a> {
                 {
                     return;
                 }
-                AstKind::SwitchStatement(_) if labelled == Some(false) && keyword == "break" => return,
-                AstKind::TryStatement(statement) => {
-                    if statement.finalizer.as_ref().is_some_and(|finalizer| Some(finalizer.span) == child_span) {
-                        self.report(&NO_UNSAFE_FINALLY, span, format!("Unsafe usage of {keyword} in finally block"));
-                        return;
-                    }
+                AstKind::SwitchStatement(_) if labelled == Some(false) && keyword == "break" => {
+                    return
+                }
+                AstKind::TryStatement(statement)
+                    if statement
+                        .finalizer
+                        .as_ref()
+                        .is_some_and(|finalizer| Some(finalizer.span) == child_span) =>
+                {
+                    self.report(
+                        &NO_UNSAFE_FINALLY,
+                        span,
+                        format!("Unsafe usage of {keyword} in finally block"),
+                    );
+                    return;
                 }
                 _ => {}
             }
@@ -613,7 +804,7 @@ impl<'a> Linter<'_, '_, 'a> {
     }
 
     fn check_unused_variables(&mut self) {
-        let semantic = &self.js.semantic;
+        let semantic = self.semantic();
         let scoping = semantic.scoping();
         let nodes = semantic.nodes();
         let source_type = self.js.source_type;
@@ -658,7 +849,9 @@ impl<'a> Linter<'_, '_, 'a> {
             }
             let declaration = scoping.symbol_declaration(symbol_id);
             let mut skip = false;
-            for ancestor in std::iter::once(nodes.kind(declaration)).chain(nodes.ancestor_kinds(declaration)) {
+            for ancestor in
+                std::iter::once(nodes.kind(declaration)).chain(nodes.ancestor_kinds(declaration))
+            {
                 match ancestor {
                     // Parameters, catch bindings, exports and ambient declarations are out of scope.
                     AstKind::FormalParameter(_)
@@ -674,7 +867,8 @@ impl<'a> Linter<'_, '_, 'a> {
                     }
                     // A named function expression's own name is only for recursion.
                     AstKind::Function(function) if function.is_expression() => {
-                        if function.id.as_ref().and_then(|id| id.symbol_id.get()) == Some(symbol_id) {
+                        if function.id.as_ref().and_then(|id| id.symbol_id.get()) == Some(symbol_id)
+                        {
                             skip = true;
                         }
                         break;
@@ -695,7 +889,11 @@ impl<'a> Linter<'_, '_, 'a> {
             unused.push((scoping.symbol_span(symbol_id), name.to_owned(), kind));
         }
         for (span, name, kind) in unused {
-            self.report(&NO_UNUSED_VARS, span, format!("'{name}' is {kind} but never used"));
+            self.report(
+                &NO_UNUSED_VARS,
+                span,
+                format!("'{name}' is {kind} but never used"),
+            );
         }
     }
 
@@ -703,7 +901,7 @@ impl<'a> Linter<'_, '_, 'a> {
     /// reassigned. A destructuring declaration is reported only when none of its bindings is
     /// reassigned (ESLint's `destructuring: "all"`), since it could not become `const` otherwise.
     fn check_prefer_const(&mut self) {
-        let semantic = &self.js.semantic;
+        let semantic = self.semantic();
         let scoping = semantic.scoping();
         let nodes = semantic.nodes();
         let mut found: Vec<(Span, String)> = Vec::new();
@@ -742,7 +940,11 @@ impl<'a> Linter<'_, '_, 'a> {
             }
         }
         for (span, name) in found {
-            self.report(&PREFER_CONST, span, format!("'{name}' is never reassigned. Use 'const' instead"));
+            self.report(
+                &PREFER_CONST,
+                span,
+                format!("'{name}' is never reassigned. Use 'const' instead"),
+            );
         }
     }
 }

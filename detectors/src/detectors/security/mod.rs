@@ -56,7 +56,8 @@ impl Detector for SecurityDetector {
 }
 
 fn report_secrets(file: &SourceFile<'_>, out: &mut FileSink<'_>) {
-    let in_test_code = secrets::is_test_path(file.path);
+    let in_test_code_or_docs =
+        secrets::is_test_path(file.path) || secrets::is_documentation_path(file.path);
     for found in secrets::scan(file.path, file.text) {
         let message = format!(
             "Hard-coded {} ({} characters, entropy {:.1} bits/char)",
@@ -65,8 +66,9 @@ fn report_secrets(file: &SourceFile<'_>, out: &mut FileSink<'_>) {
             found.entropy
         );
         let finding = out.report(&found.rule, found.start, found.end, message);
-        if in_test_code {
-            // Test fixtures often hold deliberate decoys: still worth a look, with less certainty.
+        if in_test_code_or_docs {
+            // Fixtures and docs often hold decoys and illustrations: still worth a look, with less
+            // certainty.
             finding.confidence *= 0.6;
         }
     }

@@ -519,6 +519,8 @@ const PLACEHOLDER_WORDS: &[&str] = &[
     "secret",
     "password",
     "passwd",
+    // "user:pass@host" and friends in documentation.
+    "pass",
     "foobar",
     "lorem",
     "undefined",
@@ -693,6 +695,14 @@ fn contains_ignore_ascii_case(haystack: &str, lower_needle: &str) -> bool {
         .as_bytes()
         .windows(lower_needle.len())
         .any(|window| window.eq_ignore_ascii_case(lower_needle.as_bytes()))
+}
+
+/// Documentation, where credentials are usually illustrations.
+pub fn is_documentation_path(path: &str) -> bool {
+    let lower = path.to_ascii_lowercase();
+    [".md", ".mdx", ".rst", ".txt", ".adoc"]
+        .iter()
+        .any(|ext| lower.ends_with(ext))
 }
 
 /// Paths of tests, fixtures and examples, where a secret is more often a deliberate decoy.

@@ -30,6 +30,7 @@ pub const COMMAND_INJECTION: Rule =
     Rule::new("command-injection", Category::Security, Severity::Critical)
         .suggest("Use execFile/spawn with an argument array (no shell), and validate the inputs.");
 pub const INNER_HTML: Rule = Rule::new("inner-html", Category::Security, Severity::High)
+    .confidence(0.7)
     .suggest("Assign textContent, or sanitise the HTML (for example with DOMPurify) first.");
 pub const DANGEROUSLY_SET_INNER_HTML: Rule = Rule::new(
     "dangerously-set-inner-html",
@@ -147,17 +148,16 @@ pub fn check(js: &ParsedJs<'_>, out: &mut FileSink<'_>) {
                     _ => {}
                 }
             }
-            AstKind::ObjectProperty(property) => {
+            AstKind::ObjectProperty(property)
                 if property_key_is(&property.key, "rejectUnauthorized")
-                    && matches!(property.value.get_inner_expression(), Expression::BooleanLiteral(b) if !b.value)
-                {
-                    report(
-                        out,
-                        &TLS_VERIFICATION_DISABLED,
-                        property.span,
-                        "rejectUnauthorized: false accepts any TLS certificate (man-in-the-middle)",
-                    );
-                }
+                    && matches!(property.value.get_inner_expression(), Expression::BooleanLiteral(b) if !b.value) =>
+            {
+                report(
+                    out,
+                    &TLS_VERIFICATION_DISABLED,
+                    property.span,
+                    "rejectUnauthorized: false accepts any TLS certificate (man-in-the-middle)",
+                );
             }
             AstKind::JSXAttribute(attribute) => {
                 if attribute.name.get_identifier().name != "dangerouslySetInnerHTML" {
