@@ -48,22 +48,27 @@ pub struct Services {
     pub projects: ProjectService,
     pub analyses: AnalysisService,
     pub barrier: CheckpointBarrier,
+    /// Wakes this process's projectors when its commands append events.
+    pub notifier: EventNotifier,
 }
 
 impl Services {
     pub fn new(pool: PgPool, config: &Config) -> Self {
         let clock = Arc::new(SystemClock);
         let barrier = CheckpointBarrier::spawn(pool.clone(), config.read_your_writes_timeout);
-        let projects = Arc::new(PgAggregateRepository::<Project>::new(
-            pool.clone(),
-            NoServices,
-            None,
-        ));
-        let analyses = Arc::new(PgAggregateRepository::<Analysis>::new(
-            pool.clone(),
-            NoServices,
-            Some(ANALYSIS_SNAPSHOT_EVERY),
-        ));
+        let notifier = EventNotifier::new();
+        let projects = Arc::new(
+            PgAggregateRepository::<Project>::new(pool.clone(), NoServices, None)
+                .with_notifier(notifier.clone()),
+        );
+        let analyses = Arc::new(
+            PgAggregateRepository::<Analysis>::new(
+                pool.clone(),
+                NoServices,
+                Some(ANALYSIS_SNAPSHOT_EVERY),
+            )
+            .with_notifier(notifier.clone()),
+        );
         Self {
             identity: IdentityService::new(
                 Arc::new(PgIdentityStore::new(pool.clone())),
@@ -82,6 +87,7 @@ impl Services {
                 clock,
             ),
             barrier,
+            notifier,
             pool,
         }
     }
@@ -151,10 +157,19 @@ impl Application {
 
         let mut projectors = Vec::new();
         if roles.projectors {
-            let notifier = EventNotifier::spawn(pool.clone());
-            for projector in projections::all_projectors() {
-                let runner =
-                    ProjectorRunner::new(pool.clone(), projector, config.projection_batch_size)
+            let notifier = services.notifier.clone();
+            let all = projections::all_projectors();
+            let projector_pool = infrastructure::db::connect_for_projectors(
+                &config.database_url,
+                all.len() as u32 + 1,
+            )
+            .await?;
+            for projector in all {
+                let runner = ProjectorRunner::new(
+                    projector_pool.clone(),
+                    projector,
+                    config.projection_batch_size,
+                )
                         .with_barrier(services.barrier.clone());
                 projectors.push(runner.spawn(notifier.clone(), config.projection_poll));
             }

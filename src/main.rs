@@ -149,7 +149,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 ProjectionsCommand::Status => {
                     for projector in projections::all_projectors() {
                         let (position, behind) =
-                            projections::runner::status(&pool, projector.name()).await?;
+                            projections::runner::status(&pool, projector.as_ref()).await?;
                         println!(
                             "{}: transaction {} position {} ({} events behind)",
                             projector.name(),

@@ -22,9 +22,6 @@ use domain::{
 /// Fixed namespace of idempotency-derived analysis ids (UUIDv5 over user id and key).
 const IDEMPOTENCY_NAMESPACE: Uuid = Uuid::from_u128(0x6f1c_2a4e_9d1b_4c57_8e0a_5b2f_3c9d_1e07);
 
-/// How often a submit retries when another request wrote the same analysis at the same moment.
-const MAX_CONFLICT_RETRIES: usize = 3;
-
 /// Which commit or branch to analyse instead of the project's own.
 #[derive(Debug, Clone, Default)]
 pub struct SourceOverride {
@@ -121,57 +118,52 @@ impl AnalysisService {
             .map(|name| name.to_string())
             .unwrap_or_default();
 
+        let command = AnalysisCommand::Request {
+            analysis_id,
+            owner: user,
+            project_id,
+            project_name,
+            detectors,
+            language,
+            path,
+            source,
+            at: self.clock.now(),
+        };
         let metadata = CommandMetadata::new(Actor::User(user), correlation_id);
-        for _ in 0..MAX_CONFLICT_RETRIES {
-            let existing = self.analyses.load(&analysis_id.to_string()).await?;
-            if let Some(status) = existing.status {
-                // Only this user's key maps to this id, but check rather than trust.
-                if !existing.is_owned_by(user) {
-                    return Err(AppError::NotFound {
-                        resource: "analysis",
-                    });
-                }
-                return Ok(Submitted {
+        // A new stream needs no load: the append itself finds out whether the id (only an
+        // idempotency key can repeat one) was taken, by this request's twin or an earlier one.
+        match self
+            .analyses
+            .create(&analysis_id.to_string(), command, &metadata)
+            .await
+        {
+            Ok(position) => {
+                self.wait_until_visible(ReadModel::Analyses, position).await;
+                Ok(Submitted {
                     analysis_id,
-                    status,
-                    created: false,
-                });
+                    status: AnalysisStatus::Queued,
+                    created: true,
+                })
             }
-            let command = AnalysisCommand::Request {
-                analysis_id,
-                owner: user,
-                project_id,
-                project_name: project_name.clone(),
-                detectors: detectors.clone(),
-                language: language.clone(),
-                path: path.clone(),
-                source: source.clone(),
-                at: self.clock.now(),
-            };
-            match self
-                .analyses
-                .execute(&analysis_id.to_string(), command, &metadata.next_command())
-                .await
-            {
-                Ok(Some(position)) => {
-                    self.wait_until_visible(ReadModel::Analyses, Some(position))
-                        .await;
-                    return Ok(Submitted {
-                        analysis_id,
-                        status: AnalysisStatus::Queued,
-                        created: true,
-                    });
+            Err(AggregateError::AggregateConflict) => {
+                let existing = self.analyses.load(&analysis_id.to_string()).await?;
+                match existing.status {
+                    // Only this user's key maps to this id, but check rather than trust.
+                    // The request that created it waits for its read model; this one does not.
+                    Some(status) if existing.is_owned_by(user) => {
+                        Ok(Submitted {
+                            analysis_id,
+                            status,
+                            created: false,
+                        })
+                    }
+                    _ => Err(AppError::NotFound {
+                        resource: "analysis",
+                    }),
                 }
-                // A concurrent request with the same key won the race (either it committed
-                // before this command loaded the aggregate, making it a no-op, or it committed
-                // first and this append conflicted): answer with its result.
-                Ok(None) | Err(AggregateError::AggregateConflict) => continue,
-                Err(other) => return Err(analysis_error(other)),
             }
+            Err(other) => Err(analysis_error(other)),
         }
-        Err(AppError::ContentionExhausted {
-            resource: "analysis",
-        })
     }
 
     /// Cancels a queued or running analysis of the caller's.

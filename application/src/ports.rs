@@ -39,6 +39,15 @@ where
         command: A::Command,
         metadata: &CommandMetadata,
     ) -> Result<Option<EventPosition>, AggregateError<A::Error>>;
+
+    /// Runs `command` as the first command of a new stream: against `A::default()`, with no
+    /// load. Fails with `AggregateConflict` when the stream already has events (then load it).
+    async fn create(
+        &self,
+        aggregate_id: &str,
+        command: A::Command,
+        metadata: &CommandMetadata,
+    ) -> Result<Option<EventPosition>, AggregateError<A::Error>>;
 }
 
 /// The read models a client may want to see its own write in.

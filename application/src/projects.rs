@@ -75,7 +75,7 @@ impl ProjectService {
         let metadata = CommandMetadata::new(Actor::User(user), correlation_id);
         let position = self
             .projects
-            .execute(&project_id.to_string(), command, &metadata)
+            .create(&project_id.to_string(), command, &metadata)
             .await
             .map_err(project_error)?;
         self.wait_until_visible(position).await;

@@ -16,8 +16,9 @@ use std::time::Duration;
 use application::EventPosition;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use sqlx::postgres::PgListener;
-use sqlx::{PgConnection, PgPool};
+use std::sync::Arc;
+
+use sqlx::PgConnection;
 use tokio::sync::watch;
 use uuid::Uuid;
 
@@ -44,19 +45,30 @@ impl StoredEvent {
     }
 }
 
+/// One read: the events found, and how far the log has been scanned for this reader.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Batch {
+    pub events: Vec<StoredEvent>,
+    /// Every event up to here that the reader asked for is in `events` (or was before `after`):
+    /// the last event's position when the batch is full, otherwise the snapshot horizon, so a
+    /// reader that filters by event type moves past events it does not care about.
+    pub scanned_to: EventPosition,
+}
+
 #[derive(sqlx::FromRow)]
 struct EventRow {
-    transaction_id: String,
-    global_position: i64,
-    event_id: Uuid,
-    aggregate_type: String,
-    aggregate_id: String,
-    sequence: i64,
-    event_type: String,
-    event_version: String,
-    payload: Value,
-    metadata: Value,
-    recorded_at: DateTime<Utc>,
+    horizon: String,
+    transaction_id: Option<String>,
+    global_position: Option<i64>,
+    event_id: Option<Uuid>,
+    aggregate_type: Option<String>,
+    aggregate_id: Option<String>,
+    sequence: Option<i64>,
+    event_type: Option<String>,
+    event_version: Option<String>,
+    payload: Option<Value>,
+    metadata: Option<Value>,
+    recorded_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +77,11 @@ pub enum CatchUpError {
     Database(#[from] sqlx::Error),
     #[error("corrupt transaction id `{0}` in the event log")]
     CorruptTransactionId(String),
+}
+
+fn parse_xid(text: &str) -> Result<u64, CatchUpError> {
+    text.parse()
+        .map_err(|_| CatchUpError::CorruptTransactionId(text.to_string()))
 }
 
 /// Reads batches of the log after a position, in catch-up order.
@@ -80,50 +97,78 @@ impl CatchUpReader {
         }
     }
 
-    /// The next events after `after` whose transactions have all finished.
+    /// The next events after `after` whose transactions have all finished; only the given
+    /// event types when `event_types` is not empty. One round trip.
     pub async fn read_after(
         &self,
         conn: &mut PgConnection,
         after: EventPosition,
-    ) -> Result<Vec<StoredEvent>, CatchUpError> {
+        event_types: &[&str],
+    ) -> Result<Batch, CatchUpError> {
         let rows: Vec<EventRow> = sqlx::query_as(
-            "SELECT transaction_id::text AS transaction_id, global_position, event_id, \
-                    aggregate_type, aggregate_id, sequence, event_type, event_version, \
-                    payload, metadata, recorded_at \
-               FROM events \
-              WHERE (transaction_id, global_position) > ($1::text::xid8, $2) \
-                AND transaction_id < pg_snapshot_xmin(pg_current_snapshot()) \
-              ORDER BY transaction_id, global_position \
-              LIMIT $3",
+            "WITH horizon AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin) \
+             SELECT h.xmin::text AS horizon, e.transaction_id::text AS transaction_id, \
+                    e.global_position, e.event_id, e.aggregate_type, e.aggregate_id, e.sequence, \
+                    e.event_type, e.event_version, e.payload, e.metadata, e.recorded_at \
+               FROM horizon h \
+               LEFT JOIN LATERAL ( \
+                    SELECT * FROM events \
+                     WHERE (transaction_id, global_position) > ($1::text::xid8, $2) \
+                       AND transaction_id < h.xmin \
+                       AND (cardinality($4::text[]) = 0 OR event_type = ANY($4)) \
+                     ORDER BY transaction_id, global_position \
+                     LIMIT $3) e ON true",
         )
         .bind(after.transaction_id.to_string())
         .bind(after.global_position)
         .bind(self.batch_size)
+        .bind(event_types)
         .fetch_all(conn)
         .await?;
-        rows.into_iter()
-            .map(|row| {
-                let transaction_id = row
-                    .transaction_id
-                    .parse()
-                    .map_err(|_| CatchUpError::CorruptTransactionId(row.transaction_id.clone()))?;
-                Ok(StoredEvent {
-                    position: EventPosition {
-                        transaction_id,
-                        global_position: row.global_position,
-                    },
-                    event_id: row.event_id,
-                    aggregate_type: row.aggregate_type,
-                    aggregate_id: row.aggregate_id,
-                    sequence: row.sequence,
-                    event_type: row.event_type,
-                    event_version: row.event_version,
-                    payload: row.payload,
-                    metadata: row.metadata,
-                    recorded_at: row.recorded_at,
+        let horizon = match rows.first() {
+            Some(row) => parse_xid(&row.horizon)?,
+            None => {
+                return Ok(Batch {
+                    events: Vec::new(),
+                    scanned_to: after,
                 })
-            })
-            .collect()
+            }
+        };
+        let mut events = Vec::with_capacity(rows.len());
+        for row in rows {
+            let (Some(transaction_id), Some(global_position), Some(event_id)) =
+                (row.transaction_id, row.global_position, row.event_id)
+            else {
+                continue; // the horizon-only row of an empty read
+            };
+            events.push(StoredEvent {
+                position: EventPosition {
+                    transaction_id: parse_xid(&transaction_id)?,
+                    global_position,
+                },
+                event_id,
+                aggregate_type: row.aggregate_type.unwrap_or_default(),
+                aggregate_id: row.aggregate_id.unwrap_or_default(),
+                sequence: row.sequence.unwrap_or_default(),
+                event_type: row.event_type.unwrap_or_default(),
+                event_version: row.event_version.unwrap_or_default(),
+                payload: row.payload.unwrap_or(Value::Null),
+                metadata: row.metadata.unwrap_or(Value::Null),
+                recorded_at: row.recorded_at.unwrap_or_default(),
+            });
+        }
+        let scanned_to = if events.len() as i64 >= self.batch_size {
+            events.last().map(|event| event.position).unwrap_or(after)
+        } else {
+            // Everything below the horizon has finished: nothing can still appear before it.
+            let below_horizon = EventPosition {
+                transaction_id: horizon.saturating_sub(1),
+                global_position: i64::MAX,
+            };
+            let last = events.last().map(|event| event.position).unwrap_or(after);
+            below_horizon.max(last).max(after)
+        };
+        Ok(Batch { events, scanned_to })
     }
 }
 
@@ -141,9 +186,7 @@ pub async fn load_checkpoint(
     match row {
         None => Ok(EventPosition::default()),
         Some((transaction_id, global_position)) => Ok(EventPosition {
-            transaction_id: transaction_id
-                .parse()
-                .map_err(|_| CatchUpError::CorruptTransactionId(transaction_id.clone()))?,
+            transaction_id: parse_xid(&transaction_id)?,
             global_position,
         }),
     }
@@ -169,47 +212,80 @@ pub async fn save_checkpoint(
     Ok(())
 }
 
-/// Wakes catch-up readers when events are appended (the `insight_events` notification sent by
-/// a trigger at commit). Readers also poll, so a dropped connection only costs latency.
+/// Moves a checkpoint from `from` to `to` if nobody else moved it meanwhile (compare-and-set),
+/// inside the caller's transaction; false means another reader (or a rebuild) got there first
+/// and the caller must roll back. With `announce`, `pg_notify(channel, payload)` is sent in the
+/// same statement, delivered when the transaction commits.
+pub async fn advance_checkpoint(
+    conn: &mut PgConnection,
+    name: &str,
+    from: EventPosition,
+    to: EventPosition,
+    announce: Option<(&str, String)>,
+) -> Result<bool, CatchUpError> {
+    let (channel, payload) = match announce {
+        Some((channel, payload)) => (Some(channel), Some(payload)),
+        None => (None, None),
+    };
+    let moved = sqlx::query(
+        "UPDATE checkpoints SET transaction_id = $4::text::xid8, global_position = $5, \
+                updated_at = now() \
+          WHERE name = $1 AND transaction_id = $2::text::xid8 AND global_position = $3 \
+         RETURNING CASE WHEN $6::text IS NULL THEN NULL ELSE pg_notify($6, $7) END",
+    )
+    .bind(name)
+    .bind(from.transaction_id.to_string())
+    .bind(from.global_position)
+    .bind(to.transaction_id.to_string())
+    .bind(to.global_position)
+    .bind(channel)
+    .bind(payload)
+    .fetch_optional(conn)
+    .await?;
+    Ok(moved.is_some())
+}
+
+/// Creates a checkpoint at the start of the log unless it exists.
+pub async fn ensure_checkpoint(conn: &mut PgConnection, name: &str) -> Result<(), CatchUpError> {
+    sqlx::query("INSERT INTO checkpoints (name) VALUES ($1) ON CONFLICT (name) DO NOTHING")
+        .bind(name)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Wakes catch-up readers in this process as soon as a command of this process appended
+/// events; readers also poll, which is how events appended by other processes reach them.
+/// (A Postgres NOTIFY per append would wake every process, but it serialises appends: see the
+/// event-store migration.)
 #[derive(Clone)]
 pub struct EventNotifier {
+    sender: Arc<watch::Sender<u64>>,
     appended: watch::Receiver<u64>,
 }
 
-impl EventNotifier {
-    pub const CHANNEL: &'static str = "insight_events";
+impl Default for EventNotifier {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 
-    /// Starts one listener task for the whole process.
-    pub fn spawn(pool: PgPool) -> Self {
-        let (sender, receiver) = watch::channel(0u64);
-        tokio::spawn(async move {
-            loop {
-                if let Err(error) = listen(&pool, &sender).await {
-                    tracing::warn!(%error, "event notification listener failed; reconnecting");
-                }
-                if sender.is_closed() {
-                    return;
-                }
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
-        });
-        Self { appended: receiver }
+impl EventNotifier {
+    pub fn new() -> Self {
+        let (sender, appended) = watch::channel(0u64);
+        Self {
+            sender: Arc::new(sender),
+            appended,
+        }
+    }
+
+    /// Called after a commit that appended events.
+    pub fn appended(&self) {
+        self.sender.send_modify(|count| *count = count.wrapping_add(1));
     }
 
     /// Returns when events were appended since the last call or when `poll` has passed.
     pub async fn wait(&mut self, poll: Duration) {
         let _ = tokio::time::timeout(poll, self.appended.changed()).await;
-    }
-}
-
-async fn listen(pool: &PgPool, sender: &watch::Sender<u64>) -> Result<(), sqlx::Error> {
-    let mut listener = PgListener::connect_with(pool).await?;
-    listener.listen(EventNotifier::CHANNEL).await?;
-    loop {
-        listener.recv().await?;
-        sender.send_modify(|count| *count += 1);
-        if sender.is_closed() {
-            return Ok(());
-        }
     }
 }

@@ -76,3 +76,22 @@ pub async fn prepare(database_url: &str, max_connections: u32) -> Result<PgPool,
     migrate(&pool).await?;
     Ok(pool)
 }
+
+/// A pool for projectors. Their transactions commit without waiting for the WAL flush: a read
+/// model and its checkpoint are in one transaction, so a crash can only lose both together and
+/// the projector re-applies those events from the log. This takes the flush off the path of
+/// every read-your-writes wait.
+pub async fn connect_for_projectors(
+    database_url: &str,
+    max_connections: u32,
+) -> Result<PgPool, DbError> {
+    let options = PgConnectOptions::from_str(database_url)
+        .map_err(DbError::InvalidUrl)?
+        .options([("synchronous_commit", "off")]);
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(options)
+        .await
+        .map_err(DbError::Connect)
+}

@@ -5,12 +5,17 @@
 use std::marker::PhantomData;
 
 use async_trait::async_trait;
-use cqrs_es::persist::PersistedEventStore;
-use cqrs_es::{Aggregate, AggregateContext, AggregateError, CqrsFramework, EventStore};
+use cqrs_es::event_sink::EventSink;
+use cqrs_es::persist::{PersistedEventStore, SerializedEvent};
+use cqrs_es::{
+    Aggregate, AggregateContext, AggregateError, CqrsFramework, EventEnvelope, EventStore,
+};
 use postgres_es::PostgresEventRepository;
-use sqlx::PgPool;
+use sqlx::{PgPool, Postgres, QueryBuilder};
 
 use application::{AggregateRepository, CommandMetadata, EventPosition, StoreError};
+
+use crate::catch_up::EventNotifier;
 
 type Store<A> = PersistedEventStore<PostgresEventRepository, A>;
 
@@ -20,8 +25,10 @@ where
     A: Aggregate,
 {
     pool: PgPool,
+    services: A::Services,
     cqrs: CqrsFramework<A, Store<A>>,
     store: Store<A>,
+    notifier: Option<EventNotifier>,
     _aggregate: PhantomData<A>,
 }
 
@@ -41,11 +48,19 @@ where
             }
         };
         Self {
-            cqrs: CqrsFramework::new(make_store(), vec![], services),
+            cqrs: CqrsFramework::new(make_store(), vec![], services.clone()),
+            services,
             store: make_store(),
             pool,
+            notifier: None,
             _aggregate: PhantomData,
         }
+    }
+
+    /// Wakes this process's catch-up readers after every append.
+    pub fn with_notifier(mut self, notifier: EventNotifier) -> Self {
+        self.notifier = Some(notifier);
+        self
     }
 }
 
@@ -56,6 +71,76 @@ where
     A::Command: Send,
     A::Error: Send + Sync + 'static,
 {
+    async fn create(
+        &self,
+        aggregate_id: &str,
+        command: A::Command,
+        metadata: &CommandMetadata,
+    ) -> Result<Option<EventPosition>, AggregateError<A::Error>> {
+        let mut aggregate = A::default();
+        let sink = EventSink::default();
+        aggregate
+            .handle(command, &self.services, &sink)
+            .await
+            .map_err(AggregateError::UserError)?;
+        let events = sink.collect().await;
+        if events.is_empty() {
+            return Ok(None);
+        }
+        // Serialised exactly as cqrs-es does, so postgres-es loads these events like its own.
+        let metadata = metadata.to_map();
+        let mut serialized = Vec::with_capacity(events.len());
+        for (index, payload) in events.into_iter().enumerate() {
+            let envelope = EventEnvelope::<A> {
+                aggregate_id: aggregate_id.to_string(),
+                sequence: index + 1,
+                payload,
+                metadata: metadata.clone(),
+            };
+            serialized.push(
+                SerializedEvent::try_from(&envelope)
+                    .map_err(|error| AggregateError::UnexpectedError(Box::new(error)))?,
+            );
+        }
+        // One statement, so one round trip and its own transaction; the primary key on
+        // (aggregate_type, aggregate_id, sequence) turns a taken stream into a conflict.
+        let mut insert = QueryBuilder::<Postgres>::new(
+            "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, \
+             event_version, payload, metadata) ",
+        );
+        insert.push_values(&serialized, |mut row, event| {
+            row.push_bind(&event.aggregate_type)
+                .push_bind(&event.aggregate_id)
+                .push_bind(event.sequence as i64)
+                .push_bind(&event.event_type)
+                .push_bind(&event.event_version)
+                .push_bind(&event.payload)
+                .push_bind(&event.metadata);
+        });
+        insert.push(" RETURNING transaction_id::text, global_position");
+        let rows: Vec<(String, i64)> = match insert.build_query_as().fetch_all(&self.pool).await {
+            Ok(rows) => rows,
+            Err(sqlx::Error::Database(error)) if error.code().as_deref() == Some("23505") => {
+                return Err(AggregateError::AggregateConflict)
+            }
+            Err(error) => return Err(AggregateError::DatabaseConnectionError(Box::new(error))),
+        };
+        if let Some(notifier) = &self.notifier {
+            notifier.appended();
+        }
+        rows.into_iter()
+            .map(|(transaction_id, global_position)| {
+                Ok(EventPosition {
+                    transaction_id: transaction_id
+                        .parse()
+                        .map_err(|error| AggregateError::UnexpectedError(Box::new(error)))?,
+                    global_position,
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(|positions| positions.into_iter().max())
+    }
+
     async fn load(&self, aggregate_id: &str) -> Result<A, StoreError> {
         let mut context = self
             .store
@@ -71,19 +156,23 @@ where
         command: A::Command,
         metadata: &CommandMetadata,
     ) -> Result<Option<EventPosition>, AggregateError<A::Error>> {
-        let command_id = metadata.command_id.to_string();
         self.cqrs
             .execute_with_metadata(aggregate_id, command, metadata.to_map())
             .await?;
+        // Wake the projectors first: they can start while the position is looked up. (A no-op
+        // command wakes them for nothing, which costs one empty read.)
+        if let Some(notifier) = &self.notifier {
+            notifier.appended();
+        }
         // The events this command appended carry its command id; none means it was a no-op.
         let position: Option<(String, i64)> = sqlx::query_as(
             "SELECT transaction_id::text, global_position FROM events \
-             WHERE aggregate_type = $1 AND aggregate_id = $2 AND metadata ->> 'command_id' = $3 \
+             WHERE aggregate_type = $1 AND aggregate_id = $2 AND command_id = $3 \
              ORDER BY sequence DESC LIMIT 1",
         )
         .bind(A::TYPE)
         .bind(aggregate_id)
-        .bind(&command_id)
+        .bind(metadata.command_id)
         .fetch_optional(&self.pool)
         .await
         .map_err(|error| AggregateError::DatabaseConnectionError(Box::new(error)))?;

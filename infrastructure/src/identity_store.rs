@@ -5,17 +5,78 @@ use application::{
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::UserId;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use sqlx::postgres::PgListener;
 use sqlx::PgPool;
 use uuid::Uuid;
 
+/// How long a token look-up is trusted without asking Postgres again. Revocations evict at
+/// once (in this process directly, in others through `insight_token_revoked`); this bound only
+/// matters if a notification is lost, and the cache is cleared whenever the listener reconnects.
+const TOKEN_CACHE_TTL: Duration = Duration::from_secs(30);
+const TOKEN_CACHE_MAX_ENTRIES: usize = 10_000;
+const REVOKED_CHANNEL: &str = "insight_token_revoked";
+
+type TokenCache = Arc<Mutex<HashMap<[u8; 32], (AuthenticatedUser, Instant)>>>;
+
+/// Users and tokens in Postgres, with an in-process cache of token look-ups (every request
+/// authenticates; most requests come from a few tokens).
 #[derive(Clone)]
 pub struct PgIdentityStore {
     pool: PgPool,
+    cache: TokenCache,
 }
 
 impl PgIdentityStore {
+    /// Starts the revocation listener of this process's cache.
     pub fn new(pool: PgPool) -> Self {
-        Self { pool }
+        let cache: TokenCache = Arc::default();
+        let listener_cache = Arc::downgrade(&cache);
+        let listener_pool = pool.clone();
+        tokio::spawn(async move {
+            loop {
+                let Some(cache) = listener_cache.upgrade() else {
+                    return;
+                };
+                cache.lock().expect("token cache lock").clear();
+                drop(cache);
+                if let Err(error) = follow_revocations(&listener_pool, &listener_cache).await {
+                    tracing::warn!(%error, "token revocation listener failed; reconnecting");
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        });
+        Self { pool, cache }
+    }
+
+    fn evict_token(cache: &TokenCache, token_id: Uuid) {
+        cache
+            .lock()
+            .expect("token cache lock")
+            .retain(|_, (user, _)| user.token_id != token_id);
+    }
+}
+
+async fn follow_revocations(
+    pool: &PgPool,
+    cache: &std::sync::Weak<Mutex<HashMap<[u8; 32], (AuthenticatedUser, Instant)>>>,
+) -> Result<(), sqlx::Error> {
+    let mut listener = PgListener::connect_with(pool).await?;
+    listener.listen(REVOKED_CHANNEL).await?;
+    loop {
+        let Some(notification) = listener.try_recv().await? else {
+            return Ok(());
+        };
+        let Some(cache) = cache.upgrade() else {
+            return Ok(());
+        };
+        match notification.payload().parse() {
+            Ok(token_id) => PgIdentityStore::evict_token(&cache, token_id),
+            Err(_) => cache.lock().expect("token cache lock").clear(),
+        }
     }
 }
 
@@ -62,6 +123,11 @@ impl IdentityStore for PgIdentityStore {
         &self,
         hash: &TokenHash,
     ) -> Result<Option<AuthenticatedUser>, StoreError> {
+        if let Some((user, cached_at)) = self.cache.lock().expect("token cache lock").get(&hash.0) {
+            if cached_at.elapsed() < TOKEN_CACHE_TTL {
+                return Ok(Some(*user));
+            }
+        }
         let row: Option<(Uuid, Uuid)> = sqlx::query_as(
             "SELECT id, user_id FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL",
         )
@@ -69,10 +135,20 @@ impl IdentityStore for PgIdentityStore {
         .fetch_optional(&self.pool)
         .await
         .map_err(StoreError::new)?;
-        Ok(row.map(|(token_id, user_id)| AuthenticatedUser {
+        let user = row.map(|(token_id, user_id)| AuthenticatedUser {
             user_id: UserId::from_uuid(user_id),
             token_id,
-        }))
+        });
+        // Only hits are cached: a wrong token always costs a look-up, and a new token works
+        // at once.
+        if let Some(user) = user {
+            let mut cache = self.cache.lock().expect("token cache lock");
+            if cache.len() >= TOKEN_CACHE_MAX_ENTRIES {
+                cache.clear();
+            }
+            cache.insert(hash.0, (user, Instant::now()));
+        }
+        Ok(user)
     }
 
     async fn revoke_token(
@@ -81,17 +157,21 @@ impl IdentityStore for PgIdentityStore {
         token_id: Uuid,
         at: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let result = sqlx::query(
-            "UPDATE api_tokens SET revoked_at = $3 \
-             WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL",
+        // The notification reaches every process's cache when the revocation commits.
+        let revoked: Option<Uuid> = sqlx::query_scalar(
+            "WITH revoked AS (UPDATE api_tokens SET revoked_at = $3 \
+                 WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL RETURNING id) \
+             SELECT id FROM revoked, pg_notify($4, id::text)",
         )
         .bind(token_id)
         .bind(user.as_uuid())
         .bind(at)
-        .execute(&self.pool)
+        .bind(REVOKED_CHANNEL)
+        .fetch_optional(&self.pool)
         .await
         .map_err(StoreError::new)?;
-        Ok(result.rows_affected() == 1)
+        Self::evict_token(&self.cache, token_id);
+        Ok(revoked.is_some())
     }
 
     async fn list_tokens(&self, user: UserId) -> Result<Vec<TokenInfo>, StoreError> {

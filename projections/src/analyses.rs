@@ -21,6 +21,20 @@ impl Projector for AnalysesProjector {
         &["rm_analyses"]
     }
 
+    fn event_types(&self) -> &'static [&'static str] {
+        &[
+            "AnalysisRequested",
+            "AnalysisStarted",
+            "AnalysisProgressed",
+            "IssueBatchRecorded",
+            "AnalysisCompleted",
+            "AnalysisFailed",
+            "AnalysisRescheduled",
+            "AnalysisCancelled",
+            "ProjectRenamed",
+        ]
+    }
+
     async fn apply(
         &self,
         conn: &mut PgConnection,

@@ -30,6 +30,10 @@ impl Projector for AnalysisIssuesProjector {
         &["rm_analysis_issues", "rm_analysis_issue_facets"]
     }
 
+    fn event_types(&self) -> &'static [&'static str] {
+        &["IssueBatchRecorded"]
+    }
+
     async fn apply(
         &self,
         conn: &mut PgConnection,

@@ -20,6 +20,10 @@ impl Projector for ProjectsProjector {
         &["rm_projects"]
     }
 
+    fn event_types(&self) -> &'static [&'static str] {
+        &["ProjectCreated", "ProjectRenamed", "ProjectArchived"]
+    }
+
     async fn apply(
         &self,
         conn: &mut PgConnection,

@@ -1,5 +1,7 @@
-//! Runs projectors: read a batch in catch-up order, apply it, save the checkpoint, announce it,
-//! commit. One transaction per batch, so rows and checkpoint move together or not at all.
+//! Runs projectors: read a batch in catch-up order, apply it, move the checkpoint and announce
+//! it, commit. One transaction per batch, so rows and checkpoint move together or not at all.
+//! The checkpoint moves by compare-and-set, so any number of runners of one projector (in any
+//! number of processes) apply each event exactly once: a runner that lost the race rolls back.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -8,7 +10,9 @@ use application::EventPosition;
 use async_trait::async_trait;
 use chrono::Utc;
 use hdrhistogram::Histogram;
-use infrastructure::catch_up::{load_checkpoint, save_checkpoint, CatchUpError};
+use infrastructure::catch_up::{
+    advance_checkpoint, ensure_checkpoint, load_checkpoint, save_checkpoint, CatchUpError,
+};
 use infrastructure::{CatchUpReader, CheckpointBarrier, EventNotifier, StoredEvent};
 use sqlx::{PgConnection, PgPool};
 use tokio::sync::watch;
@@ -65,11 +69,13 @@ pub trait Projector: Send + Sync {
     /// The tables it owns, emptied by a rebuild.
     fn tables(&self) -> &'static [&'static str];
 
-    async fn apply(
-        &self,
-        conn: &mut PgConnection,
-        event: &StoredEvent,
-    ) -> Result<(), ProjectionError>;
+    /// The event types it reads (empty: all). Others are skipped in the query itself.
+    fn event_types(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    async fn apply(&self, conn: &mut PgConnection, event: &StoredEvent)
+        -> Result<(), ProjectionError>;
 }
 
 /// Projection lag (event recorded → read model committed), in microseconds, per projector.
@@ -93,9 +99,7 @@ impl ProjectionStats {
         let now = Utc::now();
         let mut histogram = self.lag_micros.lock().expect("stats lock poisoned");
         for event in events {
-            let lag = (now - event.recorded_at)
-                .num_microseconds()
-                .unwrap_or(i64::MAX);
+            let lag = (now - event.recorded_at).num_microseconds().unwrap_or(i64::MAX);
             histogram.saturating_record(lag.max(1) as u64);
         }
     }
@@ -117,6 +121,14 @@ impl ProjectionStats {
     }
 }
 
+/// Where a runner is: the stored checkpoint (what compare-and-set expects) and how far it has
+/// scanned, which can be further when the events past the checkpoint were not for it.
+#[derive(Debug, Clone, Copy)]
+struct Cursor {
+    stored: EventPosition,
+    scanned: EventPosition,
+}
+
 #[derive(Clone)]
 pub struct ProjectorRunner {
     pool: PgPool,
@@ -126,7 +138,7 @@ pub struct ProjectorRunner {
     stats: ProjectionStats,
 }
 
-/// A running projector task; dropping the handle does not stop it, `stop` does.
+/// A running projector task; `stop` ends it.
 pub struct ProjectorHandle {
     pub name: &'static str,
     pub stats: ProjectionStats,
@@ -162,65 +174,100 @@ impl ProjectorRunner {
         self.stats.clone()
     }
 
-    /// Applies one batch; returns how many events it applied (0: caught up for now).
-    pub async fn run_batch(&self) -> Result<usize, ProjectionError> {
-        let name = self.projector.name();
-        let mut tx = self.pool.begin().await?;
-        // One active writer per projector across processes: others wait here, then read the
-        // checkpoint it left. An advisory lock takes no transaction id, so it does not hold
-        // back the snapshot xmin that the catch-up filter reads.
-        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('projector:' || $1, 0))")
-            .bind(name)
-            .execute(&mut *tx)
-            .await?;
-        let checkpoint = load_checkpoint(&mut tx, name).await?;
-        let events = self.reader.read_after(&mut tx, checkpoint).await?;
-        let Some(last) = events.last().map(|event| event.position) else {
-            tx.rollback().await?;
-            return Ok(0);
-        };
-        for event in &events {
-            self.projector.apply(&mut tx, event).await?;
-        }
-        save_checkpoint(&mut tx, name, last).await?;
-        sqlx::query("SELECT pg_notify($1, $2)")
-            .bind(CheckpointBarrier::CHANNEL)
-            .bind(CheckpointBarrier::notification_payload(name, last))
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        self.stats.record(&events);
-        if let Some(barrier) = &self.barrier {
-            barrier.observe(name, last);
-        }
-        Ok(events.len())
+    async fn load_cursor(&self) -> Result<Cursor, ProjectionError> {
+        let mut conn = self.pool.acquire().await?;
+        ensure_checkpoint(&mut conn, self.projector.name()).await?;
+        let stored = load_checkpoint(&mut conn, self.projector.name()).await?;
+        Ok(Cursor {
+            stored,
+            scanned: stored,
+        })
     }
 
-    /// Runs batches until one comes back empty.
+    /// Applies one batch; returns how many events it applied (0: caught up for now).
+    async fn run_batch(&self, cursor: &mut Cursor) -> Result<usize, ProjectionError> {
+        let name = self.projector.name();
+        let mut conn = self.pool.acquire().await?;
+        let batch = self
+            .reader
+            .read_after(&mut conn, cursor.scanned, self.projector.event_types())
+            .await?;
+        if batch.events.is_empty() {
+            // Nothing for this projector up to the horizon: remember it, write nothing.
+            cursor.scanned = batch.scanned_to;
+            return Ok(0);
+        }
+        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+        for event in &batch.events {
+            self.projector.apply(&mut tx, event).await?;
+        }
+        let to = batch.scanned_to;
+        let announcement = CheckpointBarrier::notification_payload(name, to);
+        let moved = advance_checkpoint(
+            &mut tx,
+            name,
+            cursor.stored,
+            to,
+            Some((CheckpointBarrier::CHANNEL, announcement)),
+        )
+        .await?;
+        if !moved {
+            // Another runner (or a rebuild) moved the checkpoint: drop this batch, start over
+            // from where it is now.
+            tx.rollback().await?;
+            drop(conn);
+            *cursor = self.load_cursor().await?;
+            return Ok(0);
+        }
+        tx.commit().await?;
+        *cursor = Cursor {
+            stored: to,
+            scanned: to,
+        };
+        self.stats.record(&batch.events);
+        if let Some(barrier) = &self.barrier {
+            barrier.observe(name, to);
+        }
+        Ok(batch.events.len())
+    }
+
+    /// Runs batches until the log holds nothing more for this projector.
     pub async fn catch_up(&self) -> Result<usize, ProjectionError> {
+        let mut cursor = self.load_cursor().await?;
         let mut applied = 0;
         loop {
-            match self.run_batch().await? {
-                0 => return Ok(applied),
+            match self.run_batch(&mut cursor).await? {
+                0 => {
+                    // A lost compare-and-set also returns 0: make sure the log is drained.
+                    let mut conn = self.pool.acquire().await?;
+                    let rest = self
+                        .reader
+                        .read_after(&mut conn, cursor.scanned, self.projector.event_types())
+                        .await?;
+                    if rest.events.is_empty() {
+                        return Ok(applied);
+                    }
+                }
                 n => applied += n,
             }
         }
     }
 
     /// Runs until stopped: batches back to back while there is work, otherwise waits for an
-    /// append notification or the poll interval. Errors are logged and retried with backoff.
+    /// append in this process or the poll interval. Errors are logged and retried with backoff.
     pub fn spawn(self, mut notifier: EventNotifier, poll: Duration) -> ProjectorHandle {
         let (shutdown, mut stopped) = watch::channel(false);
         let name = self.projector.name();
         let stats = self.stats.clone();
         let task = tokio::spawn(async move {
             let mut backoff = Duration::from_millis(100);
+            let mut cursor = None;
             loop {
                 if *stopped.borrow() {
                     return;
                 }
                 let outcome = tokio::select! {
-                    outcome = self.run_batch() => outcome,
+                    outcome = self.step(&mut cursor) => outcome,
                     _ = stopped.changed() => return,
                 };
                 match outcome {
@@ -233,8 +280,12 @@ impl ProjectorRunner {
                     }
                     Ok(_) => backoff = Duration::from_millis(100),
                     Err(error) => {
+                        cursor = None;
                         tracing::error!(projector = name, error = %error, "projection batch failed; retrying");
-                        tokio::time::sleep(backoff).await;
+                        tokio::select! {
+                            _ = tokio::time::sleep(backoff) => {}
+                            _ = stopped.changed() => return,
+                        }
                         backoff = (backoff * 2).min(Duration::from_secs(10));
                     }
                 }
@@ -247,12 +298,21 @@ impl ProjectorRunner {
             task,
         }
     }
+
+    async fn step(&self, cursor: &mut Option<Cursor>) -> Result<usize, ProjectionError> {
+        let current = match cursor {
+            Some(current) => current,
+            None => cursor.insert(self.load_cursor().await?),
+        };
+        self.run_batch(current).await
+    }
 }
 
 /// Replays the whole log into a projector's tables. Everything happens in one transaction:
 /// readers keep seeing the old rows (DELETE, not TRUNCATE, so they are not blocked) until the
 /// rebuilt ones commit, and a crash half-way leaves the old read model in place. A live runner
-/// of the same projector, in any process, waits on the projector's lock meanwhile.
+/// of the same projector, in any process, loses its next compare-and-set and starts over from
+/// the rebuilt checkpoint.
 pub async fn rebuild(
     pool: &PgPool,
     projector: Arc<dyn Projector>,
@@ -261,7 +321,9 @@ pub async fn rebuild(
     let name = projector.name();
     let reader = CatchUpReader::new(batch_size);
     let mut tx = pool.begin().await?;
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('projector:' || $1, 0))")
+    ensure_checkpoint(&mut tx, name).await?;
+    // Lock the checkpoint row first: live runners block on it instead of racing the rebuild.
+    sqlx::query("SELECT 1 FROM checkpoints WHERE name = $1 FOR UPDATE")
         .bind(name)
         .execute(&mut *tx)
         .await?;
@@ -273,15 +335,18 @@ pub async fn rebuild(
     let mut position = EventPosition::default();
     let mut applied = 0;
     loop {
-        let events = reader.read_after(&mut tx, position).await?;
-        let Some(last) = events.last().map(|event| event.position) else {
-            break;
-        };
-        for event in &events {
+        let batch = reader
+            .read_after(&mut tx, position, projector.event_types())
+            .await?;
+        for event in &batch.events {
             projector.apply(&mut tx, event).await?;
         }
-        applied += events.len();
-        position = last;
+        applied += batch.events.len();
+        if batch.scanned_to == position || batch.events.is_empty() {
+            position = batch.scanned_to.max(position);
+            break;
+        }
+        position = batch.scanned_to;
     }
     save_checkpoint(&mut tx, name, position).await?;
     tx.commit().await?;
@@ -292,15 +357,21 @@ pub async fn rebuild(
         .map(|more| applied + more)
 }
 
-/// A projector's checkpoint and the number of committed events after it.
-pub async fn status(pool: &PgPool, name: &str) -> Result<(EventPosition, i64), ProjectionError> {
+/// A projector's checkpoint and the number of committed events for it after that checkpoint.
+pub async fn status(
+    pool: &PgPool,
+    projector: &dyn Projector,
+) -> Result<(EventPosition, i64), ProjectionError> {
     let mut conn = pool.acquire().await?;
-    let position = load_checkpoint(&mut conn, name).await?;
+    let position = load_checkpoint(&mut conn, projector.name()).await?;
     let behind: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM events WHERE (transaction_id, global_position) > ($1::text::xid8, $2)",
+        "SELECT count(*) FROM events \
+          WHERE (transaction_id, global_position) > ($1::text::xid8, $2) \
+            AND (cardinality($3::text[]) = 0 OR event_type = ANY($3))",
     )
     .bind(position.transaction_id.to_string())
     .bind(position.global_position)
+    .bind(projector.event_types())
     .fetch_one(&mut *conn)
     .await?;
     Ok((position, behind))

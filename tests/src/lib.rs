@@ -198,7 +198,7 @@ impl TestApp {
             let mut behind = 0;
             for projector in projections::all_projectors() {
                 let (_, count) =
-                    projections::runner::status(&self.app.services.pool, projector.name())
+                    projections::runner::status(&self.app.services.pool, projector.as_ref())
                         .await
                         .unwrap();
                 behind += count;

@@ -79,7 +79,7 @@ async fn a_late_commit_is_neither_skipped_nor_reordered() {
         .unwrap();
     let runner = ProjectorRunner::new(app.app.services.pool.clone(), Arc::new(RecordingProjector), 100);
     let handle = runner.spawn(
-        EventNotifier::spawn(app.app.services.pool.clone()),
+        EventNotifier::new(),
         Duration::from_millis(20),
     );
     let owner = app.user_id.as_uuid();
