@@ -10,6 +10,7 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use domain::{AnalysisId, Finding, Severity};
 use hdrhistogram::Histogram;
+use infrastructure::db::database_url_for;
 use infrastructure::Config;
 use serde_json::{json, Value};
 use sqlx::postgres::PgPoolOptions;
@@ -67,7 +68,11 @@ impl Latencies {
 }
 
 /// Runs `clients` loops of `operation` for `duration`; returns (operations per second, latencies).
-async fn load<F, Fut>(clients: usize, duration: Duration, operation: F) -> anyhow::Result<(f64, Latencies)>
+async fn load<F, Fut>(
+    clients: usize,
+    duration: Duration,
+    operation: F,
+) -> anyhow::Result<(f64, Latencies)>
 where
     F: Fn(usize, u64) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = anyhow::Result<()>> + Send,
@@ -103,13 +108,12 @@ where
 }
 
 fn bench_database_url(config: &Config) -> (String, String, String) {
-    let url = &config.database_url;
-    let server = url
-        .rfind('/')
-        .map(|slash| url[..slash].to_string())
-        .unwrap_or_else(|| url.clone());
     let name = format!("insight_bench_{}", Uuid::new_v4().simple());
-    (format!("{server}/{name}"), format!("{server}/postgres"), name)
+    (
+        database_url_for(&config.database_url, &name),
+        database_url_for(&config.database_url, "postgres"),
+        name,
+    )
 }
 
 async fn core(args: CoreArgs, config: Config) -> anyhow::Result<()> {
@@ -188,8 +192,10 @@ async fn core_on(args: &CoreArgs, config: &Config, app: &Application) -> anyhow:
             async move {
                 sqlx::query("INSERT INTO bench_raw_inserts (id, payload) VALUES ($1, $2)")
                     .bind(Uuid::new_v4())
-                    .bind(json!({"projectId": Uuid::new_v4(), "detectors": ["security"],
-                        "status": "QUEUED", "source": {"git_branch": "main"}}))
+                    .bind(
+                        json!({"projectId": Uuid::new_v4(), "detectors": ["security"],
+                        "status": "QUEUED", "source": {"git_branch": "main"}}),
+                    )
                     .execute(&pool)
                     .await?;
                 Ok(())
@@ -209,8 +215,17 @@ async fn core_on(args: &CoreArgs, config: &Config, app: &Application) -> anyhow:
             let body = body.clone();
             let bearer = bearer.clone();
             async move {
-                let response = http.post(&url).bearer_auth(&bearer).json(&body).send().await?;
-                anyhow::ensure!(response.status() == 201, "POST answered {}", response.status());
+                let response = http
+                    .post(&url)
+                    .bearer_auth(&bearer)
+                    .json(&body)
+                    .send()
+                    .await?;
+                anyhow::ensure!(
+                    response.status() == 201,
+                    "POST answered {}",
+                    response.status()
+                );
                 Ok(())
             }
         })
@@ -247,7 +262,10 @@ async fn issue_pages(
 ) -> anyhow::Result<()> {
     let services = &app.services;
     println!();
-    println!("== (b) issue pages of one analysis holding {} issues (limit 200)", args.issues);
+    println!(
+        "== (b) issue pages of one analysis holding {} issues (limit 200)",
+        args.issues
+    );
     let submitted = services
         .analyses
         .submit(
@@ -278,7 +296,10 @@ async fn issue_pages(
             .record_batch(id, batch + 1, findings, &metadata.next_command())
             .await?;
     }
-    services.analyses.complete(id, &metadata.next_command()).await?;
+    services
+        .analyses
+        .complete(id, &metadata.next_command())
+        .await?;
     wait_for_issues(app, id, args.issues).await?;
     println!(
         "   seeded {} issues in {} batches through the use cases and projected them in {:.1} s",
@@ -286,7 +307,9 @@ async fn issue_pages(
         batches,
         seeding.elapsed().as_secs_f64()
     );
-    sqlx::query("ANALYZE rm_analysis_issues").execute(&services.pool).await?;
+    sqlx::query("ANALYZE rm_analysis_issues")
+        .execute(&services.pool)
+        .await?;
 
     let page_url = |query: &str| format!("{base}/api/insight/analysis/{id}?limit=200{query}");
     let get = |url: String| {
@@ -295,7 +318,11 @@ async fn issue_pages(
         async move {
             let begin = Instant::now();
             let response = client.get(&url).bearer_auth(&token).send().await?;
-            anyhow::ensure!(response.status() == 200, "GET answered {}", response.status());
+            anyhow::ensure!(
+                response.status() == 200,
+                "GET answered {}",
+                response.status()
+            );
             let body: Value = response.json().await?;
             anyhow::Ok((begin.elapsed(), body))
         }
@@ -313,7 +340,9 @@ async fn issue_pages(
         };
         let (elapsed, body) = get(url).await?;
         walk.record(elapsed);
-        cursor = body["pagination"]["nextCursor"].as_str().map(str::to_string);
+        cursor = body["pagination"]["nextCursor"]
+            .as_str()
+            .map(str::to_string);
         if cursor.is_none() {
             break;
         }
@@ -338,13 +367,23 @@ async fn issue_pages(
     println!("{:<42} | {:>8} {:>8}", "page", "p50 ms", "p99 ms");
     let rows: [(&str, &Latencies); 5] = [
         ("first page (page=1)", &first_by_number),
-        (&format!("page {depth} by page number (offset {})", (depth - 1) * 200), &deep_by_number),
+        (
+            &format!("page {depth} by page number (offset {})", (depth - 1) * 200),
+            &deep_by_number,
+        ),
         (&format!("page {depth} by cursor"), &deep_by_cursor),
-        (&format!("every page 1..{} by cursor (walk)", depth - 1), &walk),
+        (
+            &format!("every page 1..{} by cursor (walk)", depth - 1),
+            &walk,
+        ),
         ("first page, severity+detector filters", &filtered),
     ];
     for (label, latencies) in rows {
-        println!("{label:<42} | {:>8.2} {:>8.2}", latencies.ms(0.50), latencies.ms(0.99));
+        println!(
+            "{label:<42} | {:>8.2} {:>8.2}",
+            latencies.ms(0.50),
+            latencies.ms(0.99)
+        );
     }
     println!("   target: cursor p99 under 10 ms at any depth");
     Ok(())
@@ -366,7 +405,7 @@ fn synthetic_finding(n: u32) -> Finding {
         message: format!("synthetic finding number {n}"),
         suggestion: Some("a suggestion of typical length for the fix".into()),
         confidence: 0.75,
-        auto_fixable: n % 7 == 0,
+        auto_fixable: n.is_multiple_of(7),
         snippet: Some("const value = compute(input);".into()),
         fingerprint: Some(format!("{n:016x}")),
     }

@@ -170,7 +170,7 @@ impl Application {
                     projector,
                     config.projection_batch_size,
                 )
-                        .with_barrier(services.barrier.clone());
+                .with_barrier(services.barrier.clone());
                 projectors.push(runner.spawn(notifier.clone(), config.projection_poll));
             }
         }

@@ -7,11 +7,9 @@ use std::process::Command;
 use sqlx::{Connection, PgConnection};
 
 fn database_url() -> (String, String) {
-    let server = std::env::var("DATABASE_URL")
-        .ok()
-        .and_then(|url| url.rfind('/').map(|slash| url[..slash].to_string()))
-        .filter(|server| server.contains("://") && !server.ends_with('/'))
-        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432".to_string());
+    let configured = std::env::var("DATABASE_URL").unwrap_or_else(|_| {
+        "postgres://postgres@127.0.0.1:5432/insight?sslmode=disable".to_string()
+    });
     let name = format!(
         "insight_test_{}_{}",
         std::time::SystemTime::now()
@@ -20,7 +18,15 @@ fn database_url() -> (String, String) {
             .as_secs(),
         uuid::Uuid::new_v4().simple()
     );
-    (format!("{server}/{name}"), format!("{server}/postgres"))
+    (
+        infrastructure::db::database_url_for(&configured, &name),
+        infrastructure::db::database_url_for(&configured, "postgres"),
+    )
+}
+
+fn database_name(url: &str) -> &str {
+    let path = url.split('?').next().unwrap_or(url);
+    path.rsplit('/').next().unwrap_or(path)
 }
 
 fn insight(database_url: &str, args: &[&str]) -> std::process::Output {
@@ -34,15 +40,33 @@ fn insight(database_url: &str, args: &[&str]) -> std::process::Output {
 #[tokio::test]
 async fn create_user_creates_the_database_and_prints_exactly_one_json_line() {
     let (url, maintenance) = database_url();
-    let output = insight(&url, &["admin", "create-user", "--email", "cli@example.com", "--plan", "pro"]);
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let output = insight(
+        &url,
+        &[
+            "admin",
+            "create-user",
+            "--email",
+            "cli@example.com",
+            "--plan",
+            "pro",
+        ],
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let stdout = String::from_utf8(output.stdout).unwrap();
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.len(), 1, "stdout: {stdout}");
     let created: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
     let keys: Vec<&String> = created.as_object().unwrap().keys().collect();
     assert_eq!(keys.len(), 2);
-    assert!(created["userId"].as_str().unwrap().parse::<uuid::Uuid>().is_ok());
+    assert!(created["userId"]
+        .as_str()
+        .unwrap()
+        .parse::<uuid::Uuid>()
+        .is_ok());
     let token = created["token"].as_str().unwrap();
     assert!(token.starts_with("ins_") && token.len() >= 4 + 43);
 
@@ -54,16 +78,29 @@ async fn create_user_creates_the_database_and_prints_exactly_one_json_line() {
     assert_eq!(plan, "pro");
 
     // The same address twice is refused, with a message and a failing exit code.
-    let again = insight(&url, &["admin", "create-user", "--email", "CLI@example.com"]);
+    let again = insight(
+        &url,
+        &["admin", "create-user", "--email", "CLI@example.com"],
+    );
     assert!(!again.status.success());
     assert!(again.stdout.is_empty());
     assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
 
-    let bad_plan = insight(&url, &["admin", "create-user", "--email", "x@example.com", "--plan", "gold"]);
+    let bad_plan = insight(
+        &url,
+        &[
+            "admin",
+            "create-user",
+            "--email",
+            "x@example.com",
+            "--plan",
+            "gold",
+        ],
+    );
     assert!(!bad_plan.status.success());
     drop(conn);
     let mut admin = PgConnection::connect(&maintenance).await.unwrap();
-    let name = url.rsplit('/').next().unwrap();
+    let name = database_name(&url);
     sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
         .execute(&mut admin)
         .await
@@ -75,10 +112,14 @@ async fn migrate_is_idempotent() {
     let (url, maintenance) = database_url();
     for _ in 0..2 {
         let output = insight(&url, &["migrate"]);
-        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
     let mut admin = PgConnection::connect(&maintenance).await.unwrap();
-    let name = url.rsplit('/').next().unwrap();
+    let name = database_name(&url);
     sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
         .execute(&mut admin)
         .await

@@ -150,13 +150,11 @@ impl AnalysisService {
                 match existing.status {
                     // Only this user's key maps to this id, but check rather than trust.
                     // The request that created it waits for its read model; this one does not.
-                    Some(status) if existing.is_owned_by(user) => {
-                        Ok(Submitted {
-                            analysis_id,
-                            status,
-                            created: false,
-                        })
-                    }
+                    Some(status) if existing.is_owned_by(user) => Ok(Submitted {
+                        analysis_id,
+                        status,
+                        created: false,
+                    }),
                     _ => Err(AppError::NotFound {
                         resource: "analysis",
                     }),

@@ -19,7 +19,7 @@ use serde_json::Value;
 use std::sync::Arc;
 
 use sqlx::PgConnection;
-use tokio::sync::watch;
+use tokio::sync::broadcast;
 use uuid::Uuid;
 
 /// One row of the event log, as catch-up readers see it.
@@ -255,13 +255,12 @@ pub async fn ensure_checkpoint(conn: &mut PgConnection, name: &str) -> Result<()
 }
 
 /// Wakes catch-up readers in this process as soon as a command of this process appended
-/// events; readers also poll, which is how events appended by other processes reach them.
-/// (A Postgres NOTIFY per append would wake every process, but it serialises appends: see the
-/// event-store migration.)
+/// events of a type they read; readers also poll, which is how events appended by other
+/// processes reach them. (A Postgres NOTIFY per append would wake every process, but it
+/// serialises appends: see the event-store migration.)
 #[derive(Clone)]
 pub struct EventNotifier {
-    sender: Arc<watch::Sender<u64>>,
-    appended: watch::Receiver<u64>,
+    sender: broadcast::Sender<Arc<[String]>>,
 }
 
 impl Default for EventNotifier {
@@ -272,20 +271,55 @@ impl Default for EventNotifier {
 
 impl EventNotifier {
     pub fn new() -> Self {
-        let (sender, appended) = watch::channel(0u64);
-        Self {
-            sender: Arc::new(sender),
-            appended,
+        let (sender, _) = broadcast::channel(1024);
+        Self { sender }
+    }
+
+    /// Called after a commit that appended events of these types (empty: not known).
+    pub fn appended(&self, event_types: Vec<String>) {
+        // No receiver is fine: nobody in this process reads the log.
+        let _ = self.sender.send(event_types.into());
+    }
+
+    /// A waiter that wakes for the given event types (all when empty).
+    pub fn subscribe(&self, event_types: &'static [&'static str]) -> EventWaiter {
+        EventWaiter {
+            receiver: self.sender.subscribe(),
+            event_types,
         }
     }
+}
 
-    /// Called after a commit that appended events.
-    pub fn appended(&self) {
-        self.sender.send_modify(|count| *count = count.wrapping_add(1));
-    }
+pub struct EventWaiter {
+    receiver: broadcast::Receiver<Arc<[String]>>,
+    event_types: &'static [&'static str],
+}
 
-    /// Returns when events were appended since the last call or when `poll` has passed.
+impl EventWaiter {
+    /// Returns when events of interest were appended since the last call, or after `poll`.
     pub async fn wait(&mut self, poll: Duration) {
-        let _ = tokio::time::timeout(poll, self.appended.changed()).await;
+        let deadline = tokio::time::Instant::now() + poll;
+        loop {
+            match tokio::time::timeout_at(deadline, self.receiver.recv()).await {
+                Err(_elapsed) => return,
+                Ok(Ok(types)) => {
+                    // An empty list means "unknown types": wake.
+                    let relevant = self.event_types.is_empty()
+                        || types.is_empty()
+                        || types
+                            .iter()
+                            .any(|appended| self.event_types.contains(&appended.as_str()));
+                    if relevant {
+                        return;
+                    }
+                }
+                // Missed some: they may have been relevant.
+                Ok(Err(broadcast::error::RecvError::Lagged(_))) => return,
+                Ok(Err(broadcast::error::RecvError::Closed)) => {
+                    tokio::time::sleep_until(deadline).await;
+                    return;
+                }
+            }
+        }
     }
 }

@@ -34,7 +34,9 @@ pub struct Config {
 }
 
 impl Config {
-    pub const DEFAULT_DATABASE_URL: &'static str = "postgres://postgres@127.0.0.1:5432/insight";
+    /// Loopback needs no TLS (sqlx would otherwise negotiate it: `sslmode=prefer`).
+    pub const DEFAULT_DATABASE_URL: &'static str =
+        "postgres://postgres@127.0.0.1:5432/insight?sslmode=disable";
     pub const DEFAULT_NATS_URL: &'static str = "nats://127.0.0.1:4222";
 
     pub fn from_env() -> Result<Self, ConfigError> {

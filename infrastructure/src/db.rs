@@ -95,3 +95,42 @@ pub async fn connect_for_projectors(
         .await
         .map_err(DbError::Connect)
 }
+
+/// The same server (user, host, options) as `database_url`, with another database name.
+/// Tests and benchmarks use it to make a database of their own.
+pub fn database_url_for(database_url: &str, database: &str) -> String {
+    let (base, query) = match database_url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (database_url, None),
+    };
+    let authority_start = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let server = match base[authority_start..].find('/') {
+        Some(slash) => &base[..authority_start + slash],
+        None => base,
+    };
+    match query {
+        Some(query) => format!("{server}/{database}?{query}"),
+        None => format!("{server}/{database}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::database_url_for;
+
+    #[test]
+    fn another_database_on_the_same_server_keeps_the_options() {
+        assert_eq!(
+            database_url_for("postgres://u@h:5432/insight?sslmode=disable", "t1"),
+            "postgres://u@h:5432/t1?sslmode=disable"
+        );
+        assert_eq!(
+            database_url_for("postgres://u@h:5432", "t1"),
+            "postgres://u@h:5432/t1"
+        );
+        assert_eq!(
+            database_url_for("postgres://u@h/insight", "postgres"),
+            "postgres://u@h/postgres"
+        );
+    }
+}

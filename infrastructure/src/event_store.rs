@@ -126,7 +126,12 @@ where
             Err(error) => return Err(AggregateError::DatabaseConnectionError(Box::new(error))),
         };
         if let Some(notifier) = &self.notifier {
-            notifier.appended();
+            notifier.appended(
+                serialized
+                    .into_iter()
+                    .map(|event| event.event_type)
+                    .collect(),
+            );
         }
         rows.into_iter()
             .map(|(transaction_id, global_position)| {
@@ -159,10 +164,11 @@ where
         self.cqrs
             .execute_with_metadata(aggregate_id, command, metadata.to_map())
             .await?;
-        // Wake the projectors first: they can start while the position is looked up. (A no-op
-        // command wakes them for nothing, which costs one empty read.)
+        // Wake the projectors first: they can start while the position is looked up. The
+        // command's event types are not known here (cqrs-es does not return them), so every
+        // projector wakes; a no-op command costs them one empty read.
         if let Some(notifier) = &self.notifier {
-            notifier.appended();
+            notifier.appended(Vec::new());
         }
         // The events this command appended carry its command id; none means it was a no-op.
         let position: Option<(String, i64)> = sqlx::query_as(

@@ -20,7 +20,8 @@ const TOKEN_CACHE_TTL: Duration = Duration::from_secs(30);
 const TOKEN_CACHE_MAX_ENTRIES: usize = 10_000;
 const REVOKED_CHANNEL: &str = "insight_token_revoked";
 
-type TokenCache = Arc<Mutex<HashMap<[u8; 32], (AuthenticatedUser, Instant)>>>;
+type TokenEntries = Mutex<HashMap<[u8; 32], (AuthenticatedUser, Instant)>>;
+type TokenCache = Arc<TokenEntries>;
 
 /// Users and tokens in Postgres, with an in-process cache of token look-ups (every request
 /// authenticates; most requests come from a few tokens).
@@ -62,7 +63,7 @@ impl PgIdentityStore {
 
 async fn follow_revocations(
     pool: &PgPool,
-    cache: &std::sync::Weak<Mutex<HashMap<[u8; 32], (AuthenticatedUser, Instant)>>>,
+    cache: &std::sync::Weak<TokenEntries>,
 ) -> Result<(), sqlx::Error> {
     let mut listener = PgListener::connect_with(pool).await?;
     listener.listen(REVOKED_CHANNEL).await?;

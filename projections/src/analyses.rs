@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use cqrs_es::Aggregate;
 use domain::{Analysis, AnalysisEvent, AnalysisStatus, Project, ProjectEvent, Severity};
 use infrastructure::StoredEvent;
-use sqlx::PgConnection;
+use sqlx::{PgConnection, Postgres, QueryBuilder};
 
 use crate::runner::{aggregate_uuid, ProjectionError, Projector};
 
@@ -33,6 +33,28 @@ impl Projector for AnalysesProjector {
             "AnalysisCancelled",
             "ProjectRenamed",
         ]
+    }
+
+    /// Consecutive requests (the bulk of a busy log) become one multi-row INSERT; everything
+    /// else is applied one event at a time, in order.
+    async fn apply_batch(
+        &self,
+        conn: &mut PgConnection,
+        events: &[StoredEvent],
+    ) -> Result<(), ProjectionError> {
+        let mut requested = Vec::new();
+        for event in events {
+            if event.aggregate_type == <Analysis as Aggregate>::TYPE
+                && event.event_type == "AnalysisRequested"
+            {
+                requested.push(event);
+                continue;
+            }
+            insert_requested(conn, &requested).await?;
+            requested.clear();
+            self.apply(conn, event).await?;
+        }
+        insert_requested(conn, &requested).await
     }
 
     async fn apply(
@@ -191,6 +213,71 @@ impl Projector for AnalysesProjector {
         query.execute(&mut *conn).await?;
         Ok(())
     }
+}
+
+async fn insert_requested(
+    conn: &mut PgConnection,
+    events: &[&StoredEvent],
+) -> Result<(), ProjectionError> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let mut rows = Vec::with_capacity(events.len());
+    for event in events {
+        let id = aggregate_uuid(event)?;
+        let AnalysisEvent::AnalysisRequested {
+            owner,
+            project_id,
+            project_name,
+            detectors,
+            language,
+            path,
+            source,
+            requested_at,
+            ..
+        } = event
+            .decode()
+            .map_err(|error| ProjectionError::decode(event, error))?
+        else {
+            continue;
+        };
+        let source =
+            serde_json::to_value(&source).map_err(|error| ProjectionError::decode(event, error))?;
+        rows.push((
+            id,
+            owner,
+            project_id,
+            project_name,
+            detectors,
+            language,
+            path,
+            source,
+            requested_at,
+            event,
+        ));
+    }
+    let mut insert = QueryBuilder::<Postgres>::new(
+        "INSERT INTO rm_analyses (id, owner_id, project_id, project_name, status, detectors, \
+         language, path, source, requested_at, updated_at, version) ",
+    );
+    insert.push_values(rows, |mut row, values| {
+        let (id, owner, project_id, name, detectors, language, path, source, requested_at, event) =
+            values;
+        row.push_bind(id)
+            .push_bind(owner.as_uuid())
+            .push_bind(project_id.as_uuid())
+            .push_bind(name)
+            .push_bind(AnalysisStatus::Queued.as_str())
+            .push_bind(detectors)
+            .push_bind(language)
+            .push_bind(path)
+            .push_bind(source)
+            .push_bind(requested_at)
+            .push_bind(event.recorded_at)
+            .push_bind(event.sequence);
+    });
+    insert.build().execute(&mut *conn).await?;
+    Ok(())
 }
 
 async fn apply_project_event(

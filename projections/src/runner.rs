@@ -74,8 +74,23 @@ pub trait Projector: Send + Sync {
         &[]
     }
 
-    async fn apply(&self, conn: &mut PgConnection, event: &StoredEvent)
-        -> Result<(), ProjectionError>;
+    async fn apply(
+        &self,
+        conn: &mut PgConnection,
+        event: &StoredEvent,
+    ) -> Result<(), ProjectionError>;
+
+    /// Applies a batch in order. Override to write several events per statement.
+    async fn apply_batch(
+        &self,
+        conn: &mut PgConnection,
+        events: &[StoredEvent],
+    ) -> Result<(), ProjectionError> {
+        for event in events {
+            self.apply(conn, event).await?;
+        }
+        Ok(())
+    }
 }
 
 /// Projection lag (event recorded → read model committed), in microseconds, per projector.
@@ -99,7 +114,9 @@ impl ProjectionStats {
         let now = Utc::now();
         let mut histogram = self.lag_micros.lock().expect("stats lock poisoned");
         for event in events {
-            let lag = (now - event.recorded_at).num_microseconds().unwrap_or(i64::MAX);
+            let lag = (now - event.recorded_at)
+                .num_microseconds()
+                .unwrap_or(i64::MAX);
             histogram.saturating_record(lag.max(1) as u64);
         }
     }
@@ -198,9 +215,7 @@ impl ProjectorRunner {
             return Ok(0);
         }
         let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-        for event in &batch.events {
-            self.projector.apply(&mut tx, event).await?;
-        }
+        self.projector.apply_batch(&mut tx, &batch.events).await?;
         let to = batch.scanned_to;
         let announcement = CheckpointBarrier::notification_payload(name, to);
         let moved = advance_checkpoint(
@@ -255,7 +270,8 @@ impl ProjectorRunner {
 
     /// Runs until stopped: batches back to back while there is work, otherwise waits for an
     /// append in this process or the poll interval. Errors are logged and retried with backoff.
-    pub fn spawn(self, mut notifier: EventNotifier, poll: Duration) -> ProjectorHandle {
+    pub fn spawn(self, notifier: EventNotifier, poll: Duration) -> ProjectorHandle {
+        let mut waiter = notifier.subscribe(self.projector.event_types());
         let (shutdown, mut stopped) = watch::channel(false);
         let name = self.projector.name();
         let stats = self.stats.clone();
@@ -274,7 +290,7 @@ impl ProjectorRunner {
                     Ok(0) => {
                         backoff = Duration::from_millis(100);
                         tokio::select! {
-                            _ = notifier.wait(poll) => {}
+                            _ = waiter.wait(poll) => {}
                             _ = stopped.changed() => return,
                         }
                     }
@@ -338,9 +354,7 @@ pub async fn rebuild(
         let batch = reader
             .read_after(&mut tx, position, projector.event_types())
             .await?;
-        for event in &batch.events {
-            projector.apply(&mut tx, event).await?;
-        }
+        projector.apply_batch(&mut tx, &batch.events).await?;
         applied += batch.events.len();
         if batch.scanned_to == position || batch.events.is_empty() {
             position = batch.scanned_to.max(position);

@@ -6,6 +6,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use infrastructure::db::database_url_for;
 use infrastructure::Config;
 use insight::{Application, Roles, Services};
 use reqwest::{Client, Method, RequestBuilder, Response};
@@ -28,15 +29,12 @@ pub struct TestApp {
     pub user_id: domain::UserId,
 }
 
-fn server_url() -> String {
-    let url = std::env::var("DATABASE_URL").unwrap_or_else(|_| Config::DEFAULT_DATABASE_URL.into());
-    // Keep the server part of DATABASE_URL, swap the database.
-    match url.rfind('/') {
-        Some(slash) if url[..slash].contains("://") && slash > url.find("://").unwrap() + 2 => {
-            url[..slash].to_string()
-        }
-        _ => url,
-    }
+fn configured_url() -> String {
+    std::env::var("DATABASE_URL").unwrap_or_else(|_| Config::DEFAULT_DATABASE_URL.into())
+}
+
+fn maintenance_url() -> String {
+    database_url_for(&configured_url(), "postgres")
 }
 
 /// A fresh database name, and a URL for it on the configured server.
@@ -47,11 +45,12 @@ pub async fn fresh_database() -> (String, String) {
         .as_secs();
     let name = format!("{PREFIX}{now}_{}", Uuid::new_v4().simple());
     drop_stale_databases(now).await;
-    (name.clone(), format!("{}/{name}", server_url()))
+    let url = database_url_for(&configured_url(), &name);
+    (name, url)
 }
 
 async fn drop_stale_databases(now: u64) {
-    let Ok(mut conn) = PgConnection::connect(&format!("{}/postgres", server_url())).await else {
+    let Ok(mut conn) = PgConnection::connect(&maintenance_url()).await else {
         return;
     };
     let names: Vec<String> =
@@ -217,7 +216,7 @@ impl TestApp {
     /// Stops the application and drops its database.
     pub async fn shutdown(self) {
         self.app.stop().await.expect("clean stop");
-        if let Ok(mut conn) = PgConnection::connect(&format!("{}/postgres", server_url())).await {
+        if let Ok(mut conn) = PgConnection::connect(&maintenance_url()).await {
             let _ = conn
                 .execute(
                     format!(

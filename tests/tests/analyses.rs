@@ -39,7 +39,12 @@ async fn record(app: &TestApp, id: Uuid, batch: u32, findings: Vec<Finding>) {
     app.app
         .services
         .analyses
-        .record_batch(AnalysisId::from_uuid(id), batch, findings, &worker_metadata())
+        .record_batch(
+            AnalysisId::from_uuid(id),
+            batch,
+            findings,
+            &worker_metadata(),
+        )
         .await
         .unwrap();
 }
@@ -94,7 +99,13 @@ async fn a_submitted_analysis_runs_to_completion_with_its_findings_in_order() {
         2,
         vec![
             finding(Severity::High, "eslint", "bugs", "src/a.ts", 3),
-            finding(Severity::Info, "complexity", "maintainability", "src/a.ts", 1),
+            finding(
+                Severity::Info,
+                "complexity",
+                "maintainability",
+                "src/a.ts",
+                1,
+            ),
         ],
     )
     .await;
@@ -181,7 +192,11 @@ async fn issues_page_by_cursor_and_by_number_in_the_same_order_with_filters() {
                     severities[(n % 5) as usize],
                     if n % 2 == 0 { "security" } else { "eslint" },
                     if n % 3 == 0 { "secrets" } else { "bugs" },
-                    &format!("{}/file{:03}.ts", if n % 4 == 0 { "lib" } else { "src" }, n % 17),
+                    &format!(
+                        "{}/file{:03}.ts",
+                        if n % 4 == 0 { "lib" } else { "src" },
+                        n % 17
+                    ),
                     n % 11 + 1,
                 )
             })
@@ -250,22 +265,36 @@ async fn issues_page_by_cursor_and_by_number_in_the_same_order_with_filters() {
         by_cursor.iter().filter(|issue| predicate(issue)).count() as u64
     };
     let filters: Vec<(&str, u64)> = vec![
-        ("severity=CRITICAL", expect(&|i| i["severity"] == "CRITICAL")),
-        ("severity=critical,low", expect(&|i| i["severity"] == "CRITICAL" || i["severity"] == "LOW")),
+        (
+            "severity=CRITICAL",
+            expect(&|i| i["severity"] == "CRITICAL"),
+        ),
+        (
+            "severity=critical,low",
+            expect(&|i| i["severity"] == "CRITICAL" || i["severity"] == "LOW"),
+        ),
         ("detector=eslint", expect(&|i| i["detector"] == "eslint")),
         ("category=secrets", expect(&|i| i["category"] == "secrets")),
-        ("filePath=lib/", expect(&|i| i["filePath"].as_str().unwrap().starts_with("lib/"))),
+        (
+            "filePath=lib/",
+            expect(&|i| i["filePath"].as_str().unwrap().starts_with("lib/")),
+        ),
         (
             "filePath=src/file00&detector=security",
             expect(&|i| {
-                i["filePath"].as_str().unwrap().starts_with("src/file00") && i["detector"] == "security"
+                i["filePath"].as_str().unwrap().starts_with("src/file00")
+                    && i["detector"] == "security"
             }),
         ),
     ];
     for (filter, expected) in filters {
         let body = get_json(&app, &format!("{base}?limit=200&{filter}")).await;
         assert_eq!(body["pagination"]["total"], expected, "{filter}");
-        assert_eq!(body["issues"].as_array().unwrap().len() as u64, expected, "{filter}");
+        assert_eq!(
+            body["issues"].as_array().unwrap().len() as u64,
+            expected,
+            "{filter}"
+        );
         assert!(expected > 0, "{filter} matches something");
     }
     app.shutdown().await;
@@ -289,16 +318,20 @@ async fn an_idempotency_key_returns_the_same_analysis_even_under_concurrency() {
         match response.status().as_u16() {
             201 => created += 1,
             200 => {}
-            other => panic!("unexpected status {other}: {}", response.text().await.unwrap()),
+            other => panic!(
+                "unexpected status {other}: {}",
+                response.text().await.unwrap()
+            ),
         }
         let body: Value = response.json().await.unwrap();
         ids.insert(body["analysisId"].as_str().unwrap().to_string());
     }
-    let requested_so_far: Vec<(String, i64)> =
-        sqlx::query_as("SELECT aggregate_id, sequence FROM events WHERE event_type = 'AnalysisRequested'")
-            .fetch_all(&app.app.services.pool)
-            .await
-            .unwrap();
+    let requested_so_far: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT aggregate_id, sequence FROM events WHERE event_type = 'AnalysisRequested'",
+    )
+    .fetch_all(&app.app.services.pool)
+    .await
+    .unwrap();
     assert_eq!(ids.len(), 1, "{requested_so_far:?}");
     assert_eq!(created, 1, "{requested_so_far:?}");
     let again = send("build-42").await.unwrap();
@@ -344,7 +377,11 @@ async fn someone_elses_or_an_unknown_project_or_analysis_is_404() {
         assert_eq!(response.status(), 404, "{path}");
     }
     let cancel = app
-        .request_as(&stranger, Method::POST, &format!("/api/insight/analysis/{analysis_id}/cancel"))
+        .request_as(
+            &stranger,
+            Method::POST,
+            &format!("/api/insight/analysis/{analysis_id}/cancel"),
+        )
         .send()
         .await
         .unwrap();
@@ -418,7 +455,10 @@ async fn cancelling_a_queued_analysis_works_once_and_a_finished_one_is_409() {
     let running = app.submit_analysis(project_id).await;
     start(&app, running).await;
     let response = app
-        .request(Method::POST, &format!("/api/insight/analysis/{running}/cancel"))
+        .request(
+            Method::POST,
+            &format!("/api/insight/analysis/{running}/cancel"),
+        )
         .json(&json!({"reason": "wrong branch"}))
         .send()
         .await
@@ -439,7 +479,12 @@ async fn a_failed_attempt_is_rescheduled_then_fails_for_good_with_its_error() {
     let analysis_id = AnalysisId::from_uuid(id);
     start(&app, id).await;
     analyses
-        .reschedule(analysis_id, "clone timed out", chrono::Duration::seconds(5), &worker_metadata())
+        .reschedule(
+            analysis_id,
+            "clone timed out",
+            chrono::Duration::seconds(5),
+            &worker_metadata(),
+        )
         .await
         .unwrap();
     app.wait_for_projections().await;
@@ -461,7 +506,10 @@ async fn a_failed_attempt_is_rescheduled_then_fails_for_good_with_its_error() {
     assert_eq!(view["analysis"]["error"], "repository not found");
 
     let late = analyses.complete(analysis_id, &worker_metadata()).await;
-    assert!(matches!(late, Err(application::AppError::AlreadyFinished { .. })));
+    assert!(matches!(
+        late,
+        Err(application::AppError::AlreadyFinished { .. })
+    ));
     app.shutdown().await;
 }
 
@@ -497,7 +545,11 @@ async fn the_listing_is_newest_first_and_filters_by_project_and_status() {
 
     let first = get_json(&app, "/api/insight/analyses?limit=2").await;
     let cursor = first["pagination"]["nextCursor"].as_str().unwrap();
-    let second = get_json(&app, &format!("/api/insight/analyses?limit=2&cursor={cursor}")).await;
+    let second = get_json(
+        &app,
+        &format!("/api/insight/analyses?limit=2&cursor={cursor}"),
+    )
+    .await;
     assert_eq!(second["analyses"][0]["id"], newest_first[2]);
     app.shutdown().await;
 }
@@ -515,7 +567,10 @@ async fn events_carry_actor_correlation_causation_and_command_ids() {
         .await
         .unwrap();
     assert_eq!(response.status(), 201);
-    assert_eq!(response.headers()["x-request-id"], correlation.to_string().as_str());
+    assert_eq!(
+        response.headers()["x-request-id"],
+        correlation.to_string().as_str()
+    );
     let id: Uuid = response.json::<Value>().await.unwrap()["analysisId"]
         .as_str()
         .unwrap()

@@ -155,3 +155,39 @@ async fn health_and_readiness_answer() {
     assert_eq!(body["checks"]["nats"], "up");
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_token_revoked_in_one_process_stops_working_in_another() {
+    let app = spawn_app().await;
+    // A second process's view: its own services and token cache on the same database.
+    let other_pool = infrastructure::db::connect(&app.database_url, 4)
+        .await
+        .unwrap();
+    let other = insight::Services::new(other_pool, &app.config);
+    let header = format!("Bearer {}", app.token);
+    let before = other.identity.authenticate(Some(&header)).await.unwrap();
+    assert!(before.is_ok(), "cached as valid in the other process");
+
+    let me: Value = app.get("/api/insight/tokens").await.json().await.unwrap();
+    let id = me["tokens"][0]["id"].as_str().unwrap().to_string();
+    let revoked = app
+        .request(Method::DELETE, &format!("/api/insight/tokens/{id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 204);
+
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let now = other.identity.authenticate(Some(&header)).await.unwrap();
+        if now == Err(application::AuthFailure::Invalid) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the other process still accepts a revoked token"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    app.shutdown().await;
+}

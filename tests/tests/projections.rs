@@ -77,11 +77,12 @@ async fn a_late_commit_is_neither_skipped_nor_reordered() {
         .execute(&app.app.services.pool)
         .await
         .unwrap();
-    let runner = ProjectorRunner::new(app.app.services.pool.clone(), Arc::new(RecordingProjector), 100);
-    let handle = runner.spawn(
-        EventNotifier::new(),
-        Duration::from_millis(20),
+    let runner = ProjectorRunner::new(
+        app.app.services.pool.clone(),
+        Arc::new(RecordingProjector),
+        100,
     );
+    let handle = runner.spawn(EventNotifier::new(), Duration::from_millis(20));
     let owner = app.user_id.as_uuid();
 
     let mut slow = app.connection().await;
@@ -93,25 +94,37 @@ async fn a_late_commit_is_neither_skipped_nor_reordered() {
     for _ in 0..2 {
         committed.push(insert_project_created(&mut fast, owner).await);
     }
-    let late_position: i64 = sqlx::query_scalar("SELECT global_position FROM events WHERE event_id = $1")
-        .bind(late)
-        .fetch_one(&mut *slow_tx)
-        .await
-        .unwrap();
-    let fast_position: i64 = sqlx::query_scalar("SELECT global_position FROM events WHERE event_id = $1")
-        .bind(committed[0])
-        .fetch_one(&mut fast)
-        .await
-        .unwrap();
-    assert!(late_position < fast_position, "the late event took the earlier position");
+    let late_position: i64 =
+        sqlx::query_scalar("SELECT global_position FROM events WHERE event_id = $1")
+            .bind(late)
+            .fetch_one(&mut *slow_tx)
+            .await
+            .unwrap();
+    let fast_position: i64 =
+        sqlx::query_scalar("SELECT global_position FROM events WHERE event_id = $1")
+            .bind(committed[0])
+            .fetch_one(&mut fast)
+            .await
+            .unwrap();
+    assert!(
+        late_position < fast_position,
+        "the late event took the earlier position"
+    );
 
     tokio::time::sleep(Duration::from_millis(400)).await;
-    assert_eq!(recorded(&app).await, Vec::<Uuid>::new(), "nothing passes the open transaction");
+    assert_eq!(
+        recorded(&app).await,
+        Vec::<Uuid>::new(),
+        "nothing passes the open transaction"
+    );
 
     slow_tx.commit().await.unwrap();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while recorded(&app).await.len() < 3 {
-        assert!(tokio::time::Instant::now() < deadline, "projector did not catch up");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "projector did not catch up"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(recorded(&app).await, vec![late, committed[0], committed[1]]);
@@ -134,7 +147,10 @@ async fn dump(app: &insight_tests::TestApp) -> Value {
         ("rm_projects", "id"),
         ("rm_analyses", "id"),
         ("rm_analysis_issues", "analysis_id, batch, idx"),
-        ("rm_analysis_issue_facets", "analysis_id, severity_rank, detector, category"),
+        (
+            "rm_analysis_issue_facets",
+            "analysis_id, severity_rank, detector, category",
+        ),
     ] {
         let rows: Value = sqlx::query_scalar(&format!(
             "SELECT COALESCE(json_agg(t ORDER BY {order}), '[]'::json) FROM {table} t"
@@ -180,7 +196,10 @@ async fn rebuilt_read_models_equal_the_live_ones() {
                 fingerprint: None,
             })
             .collect();
-        analyses.record_batch(ids[0], batch, findings, &metadata).await.unwrap();
+        analyses
+            .record_batch(ids[0], batch, findings, &metadata)
+            .await
+            .unwrap();
     }
     analyses.complete(ids[0], &metadata).await.unwrap();
     analyses.start(ids[1], "w", &metadata).await.unwrap();
@@ -205,10 +224,12 @@ async fn rebuilt_read_models_equal_the_live_ones() {
     app.wait_for_projections().await;
     let live = dump(&app).await;
     assert_eq!(live["rm_analysis_issues"].as_array().unwrap().len(), 60);
-    assert_eq!(live["rm_analyses"][0]["project_name"].is_string(), true);
+    assert!(live["rm_analyses"][0]["project_name"].is_string());
 
     for projector in projections::all_projectors() {
-        projections::rebuild(&services.pool, projector, 7).await.unwrap();
+        projections::rebuild(&services.pool, projector, 7)
+            .await
+            .unwrap();
     }
     let rebuilt = dump(&app).await;
     assert_eq!(rebuilt, live);
@@ -235,7 +256,10 @@ async fn events_cannot_be_edited_or_deleted() {
             .execute(&app.app.services.pool)
             .await
             .unwrap_err();
-        assert!(error.to_string().contains("append-only"), "{statement}: {error}");
+        assert!(
+            error.to_string().contains("append-only"),
+            "{statement}: {error}"
+        );
     }
     let missing_metadata = sqlx::query(
         "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, \
@@ -243,6 +267,70 @@ async fn events_cannot_be_edited_or_deleted() {
     )
     .execute(&app.app.services.pool)
     .await;
-    assert!(missing_metadata.is_err(), "an event without actor and ids is refused");
+    assert!(
+        missing_metadata.is_err(),
+        "an event without actor and ids is refused"
+    );
+    app.shutdown().await;
+}
+
+/// Several runners of one projector (as in several processes) apply every event exactly once.
+#[tokio::test]
+async fn competing_runners_apply_each_event_exactly_once() {
+    let app = spawn_app().await;
+    sqlx::query("CREATE TABLE test_applied (seq bigserial PRIMARY KEY, event_id uuid NOT NULL)")
+        .execute(&app.app.services.pool)
+        .await
+        .unwrap();
+    let notifier = EventNotifier::new();
+    let handles: Vec<_> = (0..3)
+        .map(|_| {
+            ProjectorRunner::new(
+                app.app.services.pool.clone(),
+                Arc::new(RecordingProjector),
+                7,
+            )
+            .spawn(notifier.clone(), Duration::from_millis(5))
+        })
+        .collect();
+    let owner = app.user_id.as_uuid();
+    let writers: Vec<_> = (0..4)
+        .map(|_| {
+            let url = app.database_url.clone();
+            tokio::spawn(async move {
+                let mut conn = PgConnection::connect(&url).await.unwrap();
+                let mut ids = Vec::new();
+                for _ in 0..25 {
+                    ids.push(insert_project_created(&mut conn, owner).await);
+                }
+                ids
+            })
+        })
+        .collect();
+    let mut expected = Vec::new();
+    for writer in writers {
+        expected.extend(writer.await.unwrap());
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let applied = recorded(&app).await;
+        if applied.len() >= expected.len() {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "runners did not catch up"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    for handle in handles {
+        handle.stop().await;
+    }
+    let mut applied = recorded(&app).await;
+    assert_eq!(applied.len(), expected.len(), "no event applied twice");
+    applied.sort();
+    expected.sort();
+    assert_eq!(applied, expected);
     app.shutdown().await;
 }
