@@ -109,7 +109,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Admin {
             command: AdminCommand::CreateUser { email, plan },
         } => {
-            let pool = infrastructure::db::prepare(&config.database_url, 2).await?;
+            let pool = infrastructure::db::prepare(&config.database_url, 4).await?;
             let services = Services::new(pool, &config);
             let email = application::Email::parse(&email)?;
             let plan: application::Plan = plan.parse()?;
