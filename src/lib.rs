@@ -82,7 +82,7 @@ impl Services {
             analyses: AnalysisService::new(
                 analyses,
                 projects,
-                Arc::new(infrastructure::detector_catalog::StaticDetectorCatalog),
+                Arc::new(infrastructure::detector_catalog::RegistryDetectorCatalog::default()),
                 Arc::new(barrier.clone()),
                 clock,
             ),

@@ -1,58 +1,28 @@
 use application::DetectorCatalog;
+use detectors::Registry;
 
-/// Detector names existing clients send (the original service's list plus language detectors).
-/// Kept here until the detector engine's registry is wired in, which then answers instead.
-pub const KNOWN_DETECTORS: &[&str] = &[
-    "typescript",
-    "eslint",
-    "import",
-    "package",
-    "runtime",
-    "build",
-    "security",
-    "circular",
-    "network",
-    "performance",
-    "complexity",
-    "isolation",
-    "python",
-    "java",
-    "go",
-    "rust",
-    "sarif",
-];
+/// The detector names clients may ask for, straight from the detector engine's registry, so
+/// the API and the engine can never disagree. Names the engine accepts but cannot run yet are
+/// valid (existing clients send them) but left out of the default selection.
+#[derive(Default)]
+pub struct RegistryDetectorCatalog {
+    registry: Registry,
+}
 
-/// Used when a request names no detectors: the ones that read source directly.
-pub const DEFAULT_DETECTORS: &[&str] = &[
-    "typescript",
-    "eslint",
-    "import",
-    "package",
-    "security",
-    "circular",
-    "performance",
-    "complexity",
-    "python",
-    "java",
-    "go",
-    "rust",
-];
-
-#[derive(Debug, Clone, Default)]
-pub struct StaticDetectorCatalog;
-
-impl DetectorCatalog for StaticDetectorCatalog {
+impl DetectorCatalog for RegistryDetectorCatalog {
     fn valid_names(&self) -> Vec<String> {
-        KNOWN_DETECTORS
-            .iter()
-            .map(|name| name.to_string())
+        self.registry
+            .names()
+            .into_iter()
+            .map(str::to_string)
             .collect()
     }
 
     fn default_selection(&self) -> Vec<String> {
-        DEFAULT_DETECTORS
+        self.registry
+            .detectors()
             .iter()
-            .map(|name| name.to_string())
+            .map(|detector| detector.name().to_string())
             .collect()
     }
 }
