@@ -88,8 +88,14 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(roles: Roles) -> TestApp {
+    spawn_app_configured(roles, |_| {}).await
+}
+
+/// Like `spawn_app_with`, after `adjust` has changed the configuration.
+pub async fn spawn_app_configured(roles: Roles, adjust: impl FnOnce(&mut Config)) -> TestApp {
     let (database_name, database_url) = fresh_database().await;
-    let config = test_config(&database_url);
+    let mut config = test_config(&database_url);
+    adjust(&mut config);
     let app = Application::build(&config, roles)
         .await
         .expect("application starts");

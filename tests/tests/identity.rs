@@ -191,3 +191,44 @@ async fn a_token_revoked_in_one_process_stops_working_in_another() {
     }
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn readiness_is_503_naming_nats_when_nats_does_not_answer() {
+    // Port 9 (discard) has nothing listening on loopback: NATS is "down" for this process.
+    let app = insight_tests::spawn_app_configured(insight::Roles::default(), |config| {
+        config.nats_url = "nats://127.0.0.1:9".into();
+    })
+    .await;
+    let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 503);
+    assert_eq!(ready.headers()["content-type"], "application/problem+json");
+    let body: Value = ready.json().await.unwrap();
+    assert_eq!(body["checks"]["nats"], "down");
+    assert_eq!(body["checks"]["postgres"], "up");
+    // Liveness does not depend on dependencies.
+    let health = app.client.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_openapi_document_and_its_browsable_ui_are_served() {
+    let app = spawn_app().await;
+    let document: Value = app
+        .client
+        .get(app.url("/api/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(document["paths"]["/api/insight/analysis"]["post"].is_object());
+    let docs = app.client.get(app.url("/docs")).send().await.unwrap();
+    assert_eq!(docs.status(), 200);
+    assert!(docs.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    app.shutdown().await;
+}
