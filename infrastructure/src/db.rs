@@ -56,12 +56,20 @@ pub async fn ensure_database(database_url: &str) -> Result<(), DbError> {
 
 pub async fn connect(database_url: &str, max_connections: u32) -> Result<PgPool, DbError> {
     let options = PgConnectOptions::from_str(database_url).map_err(DbError::InvalidUrl)?;
-    PgPoolOptions::new()
-        .max_connections(max_connections)
-        .acquire_timeout(Duration::from_secs(10))
+    pool_options(max_connections)
         .connect_with(options)
         .await
         .map_err(DbError::Connect)
+}
+
+/// No ping before every acquire (sqlx's default): it doubles the round trips of every short
+/// statement. A connection that died is found out by the statement that uses it, whose error
+/// reaches the caller once; the pool then replaces it.
+fn pool_options(max_connections: u32) -> PgPoolOptions {
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(10))
+        .test_before_acquire(false)
 }
 
 pub async fn migrate(pool: &PgPool) -> Result<(), DbError> {
@@ -88,9 +96,7 @@ pub async fn connect_for_projectors(
     let options = PgConnectOptions::from_str(database_url)
         .map_err(DbError::InvalidUrl)?
         .options([("synchronous_commit", "off")]);
-    PgPoolOptions::new()
-        .max_connections(max_connections)
-        .acquire_timeout(Duration::from_secs(10))
+    pool_options(max_connections)
         .connect_with(options)
         .await
         .map_err(DbError::Connect)
