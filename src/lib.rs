@@ -9,8 +9,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use api::{AppState, ReadinessProbe};
+use application::jobs::{AnalysisJobs, RetryPolicy};
 use application::{AnalysisService, IdentityService, ProjectService};
 use domain::{Analysis, NoServices, Project};
+use infrastructure::engine::DetectorsEngine;
+use infrastructure::messaging::{NatsCancelSignal, Topology};
+use infrastructure::relay::{Relay, RelayHandle};
+use infrastructure::source::{GitLimits, GitSourceFetcher};
+use infrastructure::worker::{Worker, WorkerHandle, WorkerSettings};
 use infrastructure::{
     CheckpointBarrier, Config, EventNotifier, PgAggregateRepository, PgIdentityStore, SystemClock,
 };
@@ -29,6 +35,8 @@ const ANALYSIS_SNAPSHOT_EVERY: usize = 50;
 pub struct Roles {
     pub api: bool,
     pub projectors: bool,
+    pub relay: bool,
+    pub worker: bool,
 }
 
 impl Default for Roles {
@@ -36,6 +44,8 @@ impl Default for Roles {
         Self {
             api: true,
             projectors: true,
+            relay: true,
+            worker: true,
         }
     }
 }
@@ -123,11 +133,13 @@ impl ReadinessProbe for NatsProbe {
     }
 }
 
-/// A running system: HTTP server (when the API role is on) and projectors.
+/// A running system: HTTP server, projectors, relay and worker, as the roles ask.
 pub struct Application {
     pub services: Services,
     pub address: Option<SocketAddr>,
     pub projectors: Vec<ProjectorHandle>,
+    relay: Option<RelayHandle>,
+    worker: Option<WorkerHandle>,
     server: Option<JoinHandle<std::io::Result<()>>>,
     shutdown: watch::Sender<bool>,
 }
@@ -138,6 +150,8 @@ pub enum StartError {
     Database(#[from] infrastructure::db::DbError),
     #[error(transparent)]
     Nats(#[from] infrastructure::messaging::NatsConnectError),
+    #[error(transparent)]
+    Stream(#[from] infrastructure::messaging::StreamSetupError),
     #[error("cannot listen on {address}: {source}")]
     Bind {
         address: SocketAddr,
@@ -153,7 +167,23 @@ impl Application {
         let pool =
             infrastructure::db::prepare(&config.database_url, config.database_max_connections)
                 .await?;
-        let services = Services::new(pool.clone(), config);
+        let mut services = Services::new(pool.clone(), config);
+        let topology = Topology::new(config.nats_prefix.clone());
+        let nats = if roles.api || roles.relay || roles.worker {
+            Some(infrastructure::messaging::connect(&config.nats_url).await?)
+        } else {
+            None
+        };
+        if let Some(client) = &nats {
+            services.analyses =
+                services
+                    .analyses
+                    .clone()
+                    .with_cancel_signal(Arc::new(NatsCancelSignal {
+                        client: client.clone(),
+                        topology: topology.clone(),
+                    }));
+        }
 
         let mut projectors = Vec::new();
         if roles.projectors {
@@ -175,11 +205,53 @@ impl Application {
             }
         }
 
+        let relay = match (&nats, roles.relay) {
+            (Some(client), true) => {
+                let jetstream = async_nats::jetstream::new(client.clone());
+                let relay = Relay::new(
+                    pool.clone(),
+                    config.database_url.clone(),
+                    jetstream,
+                    topology.clone(),
+                    256,
+                );
+                Some(relay.spawn(services.notifier.clone(), config.projection_poll))
+            }
+            _ => None,
+        };
+        let worker = match (&nats, roles.worker) {
+            (Some(client), true) => {
+                let jobs = AnalysisJobs::new(
+                    services.analyses.clone(),
+                    Arc::new(GitSourceFetcher::new(GitLimits {
+                        timeout: config.git_timeout,
+                        max_bytes: config.max_source_bytes,
+                    })),
+                    Arc::new(DetectorsEngine::default()),
+                    RetryPolicy {
+                        delays: config.retry_delays.clone(),
+                    },
+                    worker_name(),
+                );
+                let worker = Worker::new(
+                    client.clone(),
+                    async_nats::jetstream::new(client.clone()),
+                    topology.clone(),
+                    jobs,
+                    WorkerSettings {
+                        concurrency: config.worker_concurrency,
+                        ack_wait: config.worker_ack_wait,
+                    },
+                );
+                Some(worker.spawn())
+            }
+            _ => None,
+        };
+
         let (shutdown, mut stopped) = watch::channel(false);
         let mut address = None;
         let mut server = None;
-        if roles.api {
-            let nats = infrastructure::messaging::connect(&config.nats_url).await?;
+        if let (true, Some(nats)) = (roles.api, nats) {
             let state = AppState {
                 identity: services.identity.clone(),
                 projects: services.projects.clone(),
@@ -210,6 +282,8 @@ impl Application {
             services,
             address,
             projectors,
+            relay,
+            worker,
             server,
             shutdown,
         })
@@ -227,9 +301,23 @@ impl Application {
         if let Some(server) = self.server {
             server.await.map_err(std::io::Error::other)??;
         }
+        if let Some(worker) = self.worker {
+            worker.stop().await;
+        }
+        if let Some(relay) = self.relay {
+            relay.stop().await;
+        }
         for projector in self.projectors {
             projector.stop().await;
         }
         Ok(())
     }
+}
+
+/// `hostname:pid`, recorded on the events a worker writes.
+fn worker_name() -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .map(|name| name.trim().to_string())
+        .unwrap_or_else(|_| "worker".to_string());
+    format!("{host}:{}", std::process::id())
 }

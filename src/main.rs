@@ -15,12 +15,19 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Runs the system: API and projectors (creates and migrates the database first).
+    /// Runs the system: API, projectors, relay and worker (creates and migrates the database
+    /// first). Each role can run alone to scale out.
     Serve {
         /// Roles to run in this process, comma-separated.
-        #[arg(long, value_delimiter = ',', default_value = "api,projectors")]
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "api,projectors,relay,worker"
+        )]
         roles: Vec<Role>,
     },
+    /// Runs only the analysis worker (the same as `serve --roles worker`).
+    Worker,
     /// Creates the database if needed and applies the migrations.
     Migrate,
     /// Administration.
@@ -44,6 +51,8 @@ enum Command {
 enum Role {
     Api,
     Projectors,
+    Relay,
+    Worker,
 }
 
 #[derive(Subcommand)]
@@ -95,12 +104,26 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             let roles = Roles {
                 api: roles.contains(&Role::Api),
                 projectors: roles.contains(&Role::Projectors),
+                relay: roles.contains(&Role::Relay),
+                worker: roles.contains(&Role::Worker),
             };
             let app = Application::build(&config, roles).await?;
             if let Some(address) = app.address {
                 tracing::info!(%address, "listening; API docs at http://{address}/docs");
             }
             app.run_until_signalled().await?;
+        }
+        Command::Worker => {
+            let roles = Roles {
+                api: false,
+                projectors: false,
+                relay: false,
+                worker: true,
+            };
+            Application::build(&config, roles)
+                .await?
+                .run_until_signalled()
+                .await?;
         }
         Command::Migrate => {
             infrastructure::db::prepare(&config.database_url, 2).await?;

@@ -185,6 +185,8 @@ pub struct AnalysisView {
     pub error: Option<String>,
     pub cancel_reason: Option<String>,
     pub retry_at: Option<DateTime<Utc>>,
+    /// The commit analysed, once the worker has fetched the source.
+    pub commit: Option<String>,
 }
 
 impl From<AnalysisRow> for AnalysisView {
@@ -217,6 +219,7 @@ impl From<AnalysisRow> for AnalysisView {
             error: row.error,
             cancel_reason: row.cancel_reason,
             retry_at: row.retry_at,
+            commit: row.git_commit,
         }
     }
 }

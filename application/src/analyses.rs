@@ -11,7 +11,8 @@ use uuid::Uuid;
 use crate::error::{AppError, StoreError};
 use crate::metadata::{Actor, CommandMetadata};
 use crate::ports::{
-    AggregateRepository, Clock, DetectorCatalog, EventPosition, ReadModel, ReadModelBarrier,
+    AggregateRepository, CancelSignal, Clock, DetectorCatalog, EventPosition, ReadModel,
+    ReadModelBarrier,
 };
 use domain::analysis::AnalysisSource;
 use domain::{
@@ -54,6 +55,7 @@ pub struct AnalysisService {
     detectors: Arc<dyn DetectorCatalog>,
     barrier: Arc<dyn ReadModelBarrier>,
     clock: Arc<dyn Clock>,
+    cancel_signal: Option<Arc<dyn CancelSignal>>,
 }
 
 impl AnalysisService {
@@ -70,7 +72,14 @@ impl AnalysisService {
             detectors,
             barrier,
             clock,
+            cancel_signal: None,
         }
+    }
+
+    /// Signals running jobs when a cancel is recorded.
+    pub fn with_cancel_signal(mut self, signal: Arc<dyn CancelSignal>) -> Self {
+        self.cancel_signal = Some(signal);
+        self
     }
 
     /// Queues an analysis of one of the caller's projects. With an idempotency key, the same
@@ -184,6 +193,9 @@ impl AnalysisService {
             .execute(&analysis_id.to_string(), command, &metadata)
             .await
             .map_err(analysis_error)?;
+        if let Some(signal) = &self.cancel_signal {
+            signal.cancelled(analysis_id).await;
+        }
         self.wait_until_visible(ReadModel::Analyses, position).await;
         Ok(AnalysisStatus::Cancelled)
     }
@@ -214,6 +226,20 @@ impl AnalysisService {
     ) -> Result<Option<EventPosition>, AppError> {
         let command = AnalysisCommand::Start {
             worker: worker.to_string(),
+            at: self.clock.now(),
+        };
+        self.execute_for_worker(analysis_id, command, metadata)
+            .await
+    }
+
+    pub async fn record_source(
+        &self,
+        analysis_id: AnalysisId,
+        commit: &str,
+        metadata: &CommandMetadata,
+    ) -> Result<Option<EventPosition>, AppError> {
+        let command = AnalysisCommand::RecordSource {
+            commit: commit.to_string(),
             at: self.clock.now(),
         };
         self.execute_for_worker(analysis_id, command, metadata)
@@ -406,7 +432,8 @@ fn analysis_error(error: AggregateError<AnalysisError>) -> AppError {
             rejection @ (AnalysisError::InvalidProgress(_)
             | AnalysisError::BatchTooLarge { .. }
             | AnalysisError::InvalidFinding(_)
-            | AnalysisError::NoDetectors),
+            | AnalysisError::NoDetectors
+            | AnalysisError::InvalidCommit(_)),
         ) => AppError::Rejected(rejection.to_string()),
         AggregateError::UserError(rejection @ AnalysisError::NotRunning(_)) => {
             AppError::Conflict(rejection.to_string())

@@ -8,6 +8,7 @@
 pub mod analyses;
 pub mod error;
 pub mod identity;
+pub mod jobs;
 pub mod metadata;
 pub mod ports;
 pub mod projects;
@@ -20,7 +21,7 @@ pub use identity::{
 };
 pub use metadata::{Actor, CommandMetadata};
 pub use ports::{
-    AggregateRepository, Clock, DetectorCatalog, EventPosition, IdentityStore, ReadModel,
-    ReadModelBarrier,
+    AggregateRepository, CancelSignal, Clock, DetectorCatalog, EventPosition, IdentityStore,
+    ReadModel, ReadModelBarrier,
 };
 pub use projects::{CreateProject, ProjectService};

@@ -102,3 +102,10 @@ pub trait IdentityStore: Send + Sync {
     ) -> Result<bool, StoreError>;
     async fn list_tokens(&self, user: UserId) -> Result<Vec<TokenInfo>, StoreError>;
 }
+
+/// Tells running jobs that an analysis was cancelled, so they stop within moments rather than
+/// at their next check. Best effort: the cancellation itself is already recorded.
+#[async_trait]
+pub trait CancelSignal: Send + Sync {
+    async fn cancelled(&self, analysis_id: domain::AnalysisId);
+}

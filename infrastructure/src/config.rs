@@ -31,6 +31,18 @@ pub struct Config {
     pub projection_poll: Duration,
     /// `LOG_FORMAT`: `text` (default) or `json`.
     pub log_json: bool,
+    /// `NATS_SUBJECT_PREFIX`: subjects `<prefix>.events.>`, stream `<PREFIX>_EVENTS`.
+    pub nats_prefix: String,
+    /// `WORKER_CONCURRENCY`: jobs one worker process runs at once.
+    pub worker_concurrency: usize,
+    /// `WORKER_ACK_WAIT_SECS`: how long a silent worker keeps a job before redelivery.
+    pub worker_ack_wait: Duration,
+    /// `RETRY_DELAYS`: delays between attempts, e.g. `5s,30s,2m` (three retries, four attempts).
+    pub retry_delays: Vec<Duration>,
+    /// `GIT_TIMEOUT_SECS`: bound on one fetch and checkout.
+    pub git_timeout: Duration,
+    /// `MAX_SOURCE_MB`: bound on a checked-out tree.
+    pub max_source_bytes: u64,
 }
 
 impl Config {
@@ -52,6 +64,12 @@ impl Config {
             projection_batch_size: parsed("PROJECTION_BATCH_SIZE", 500)?,
             projection_poll: Duration::from_millis(parsed("PROJECTION_POLL_MS", 50)?),
             log_json: string("LOG_FORMAT", "text").eq_ignore_ascii_case("json"),
+            nats_prefix: string("NATS_SUBJECT_PREFIX", "insight"),
+            worker_concurrency: parsed("WORKER_CONCURRENCY", 2)?,
+            worker_ack_wait: Duration::from_secs(parsed("WORKER_ACK_WAIT_SECS", 30)?),
+            retry_delays: durations("RETRY_DELAYS", "5s,30s,2m")?,
+            git_timeout: Duration::from_secs(parsed("GIT_TIMEOUT_SECS", 120)?),
+            max_source_bytes: parsed::<u64>("MAX_SOURCE_MB", 512)? * 1024 * 1024,
         })
     }
 
@@ -82,5 +100,50 @@ where
             })
         }
         _ => Ok(default),
+    }
+}
+
+/// `500ms`, `5s`, `2m`, `1h` (a bare number is seconds).
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(split) => text.split_at(split),
+        None => (text, "s"),
+    };
+    let value: u64 = number.parse().ok()?;
+    match unit {
+        "ms" => Some(Duration::from_millis(value)),
+        "s" => Some(Duration::from_secs(value)),
+        "m" => Some(Duration::from_secs(value * 60)),
+        "h" => Some(Duration::from_secs(value * 3600)),
+        _ => None,
+    }
+}
+
+fn durations(name: &'static str, default: &str) -> Result<Vec<Duration>, ConfigError> {
+    let raw = string(name, default);
+    if raw.trim() == "none" {
+        return Ok(Vec::new());
+    }
+    raw.split(',')
+        .map(|part| {
+            parse_duration(part).ok_or_else(|| ConfigError {
+                name,
+                message: format!("`{part}` is not a duration like 500ms, 5s, 2m or 1h"),
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_their_units() {
+        assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
+        assert_eq!(parse_duration("7"), Some(Duration::from_secs(7)));
+        assert_eq!(parse_duration("5 days"), None);
     }
 }

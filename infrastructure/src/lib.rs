@@ -11,9 +11,14 @@ pub mod clock;
 pub mod config;
 pub mod db;
 pub mod detector_catalog;
+pub mod engine;
 pub mod event_store;
 pub mod identity_store;
 pub mod messaging;
+pub mod public_events;
+pub mod relay;
+pub mod source;
+pub mod worker;
 
 pub use barrier::CheckpointBarrier;
 pub use catch_up::{CatchUpReader, EventNotifier, StoredEvent};

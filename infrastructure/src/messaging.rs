@@ -34,3 +34,101 @@ pub async fn is_ready(client: &async_nats::Client) -> bool {
         .await
         .is_ok_and(|flushed| flushed.is_ok())
 }
+
+/// Names derived from the subject prefix (`insight` in production; tests use their own, so
+/// they run side by side on one NATS server).
+#[derive(Debug, Clone)]
+pub struct Topology {
+    pub prefix: String,
+}
+
+impl Topology {
+    pub fn new(prefix: impl Into<String>) -> Self {
+        Self {
+            prefix: prefix.into(),
+        }
+    }
+
+    /// `INSIGHT_EVENTS` for the prefix `insight`.
+    pub fn stream_name(&self) -> String {
+        format!(
+            "{}_EVENTS",
+            self.prefix.to_ascii_uppercase().replace(['.', '-'], "_")
+        )
+    }
+
+    pub fn events_subjects(&self) -> String {
+        format!("{}.events.>", self.prefix)
+    }
+
+    pub fn analysis_requested_filter(&self) -> String {
+        format!("{}.events.analysis.requested.*", self.prefix)
+    }
+
+    pub fn cancel_subject(&self, analysis_id: &str) -> String {
+        format!("{}.control.analysis.{analysis_id}.cancel", self.prefix)
+    }
+
+    pub fn cancel_wildcard(&self) -> String {
+        format!("{}.control.analysis.*.cancel", self.prefix)
+    }
+
+    pub fn workers_consumer(&self) -> String {
+        format!("{}-analysis-workers", self.prefix.replace('.', "-"))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("cannot set up the JetStream stream {stream}: {message}")]
+pub struct StreamSetupError {
+    pub stream: String,
+    pub message: String,
+}
+
+/// Creates or updates the events stream: file storage, a duplicate window longer than any
+/// restart (10 min) so `Nats-Msg-Id` removes what a relay publishes twice.
+pub async fn ensure_stream(
+    jetstream: &async_nats::jetstream::Context,
+    topology: &Topology,
+) -> Result<async_nats::jetstream::stream::Stream, StreamSetupError> {
+    use async_nats::jetstream::stream;
+    let config = stream::Config {
+        name: topology.stream_name(),
+        subjects: vec![topology.events_subjects()],
+        storage: stream::StorageType::File,
+        duplicate_window: Duration::from_secs(600),
+        ..Default::default()
+    };
+    jetstream
+        .create_or_update_stream(config)
+        .await
+        .map_err(|error| StreamSetupError {
+            stream: topology.stream_name(),
+            message: error.to_string(),
+        })?;
+    jetstream
+        .get_stream(topology.stream_name())
+        .await
+        .map_err(|error| StreamSetupError {
+            stream: topology.stream_name(),
+            message: error.to_string(),
+        })
+}
+
+/// Tells workers, over core NATS, that an analysis was cancelled (no history needed: the
+/// cancellation itself is an event; this only makes a running job stop sooner).
+#[derive(Clone)]
+pub struct NatsCancelSignal {
+    pub client: async_nats::Client,
+    pub topology: Topology,
+}
+
+#[async_trait::async_trait]
+impl application::CancelSignal for NatsCancelSignal {
+    async fn cancelled(&self, analysis_id: domain::AnalysisId) {
+        let subject = self.topology.cancel_subject(&analysis_id.to_string());
+        if let Err(error) = self.client.publish(subject, "".into()).await {
+            tracing::warn!(%error, analysis.id = %analysis_id, "cancel signal not sent; the job stops at its next check");
+        }
+    }
+}

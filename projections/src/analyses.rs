@@ -25,6 +25,7 @@ impl Projector for AnalysesProjector {
         &[
             "AnalysisRequested",
             "AnalysisStarted",
+            "AnalysisSourceFetched",
             "AnalysisProgressed",
             "IssueBatchRecorded",
             "AnalysisCompleted",
@@ -114,6 +115,14 @@ impl Projector for AnalysesProjector {
             .bind(event.sequence)
             .bind(attempt as i32)
             .bind(started_at),
+            AnalysisEvent::AnalysisSourceFetched { commit, .. } => sqlx::query(
+                "UPDATE rm_analyses SET git_commit = $4, updated_at = $2, version = $3 \
+                 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(event.recorded_at)
+            .bind(event.sequence)
+            .bind(commit),
             AnalysisEvent::AnalysisProgressed { progress, .. } => sqlx::query(
                 "UPDATE rm_analyses SET progress = $4, updated_at = $2, version = $3 WHERE id = $1",
             )

@@ -213,13 +213,14 @@ pub struct AnalysisRow {
     pub error: Option<String>,
     pub cancel_reason: Option<String>,
     pub retry_at: Option<DateTime<Utc>>,
+    pub git_commit: Option<String>,
     pub updated_at: DateTime<Utc>,
 }
 
 const ANALYSIS_COLUMNS: &str = "id, owner_id, project_id, project_name, status, progress, \
     attempt, retry_count, detectors, language, path, source, total_issues, critical, high, \
     medium, low, info, requested_at, started_at, finished_at, duration_ms, error, \
-    cancel_reason, retry_at, updated_at";
+    cancel_reason, retry_at, git_commit, updated_at";
 
 #[derive(Debug, Clone, Default)]
 pub struct AnalysisFilter {

@@ -79,11 +79,26 @@ pub fn test_config(database_url: &str) -> Config {
     config.bind_addr = "127.0.0.1:0".parse().unwrap();
     config.read_your_writes_timeout = Duration::from_secs(5);
     config.database_max_connections = 10;
+    // Own subjects and stream per test, so tests share the NATS server without meeting.
+    config.nats_prefix = format!("t{}", &Uuid::new_v4().simple().to_string()[..12]);
+    config.retry_delays = vec![Duration::from_millis(50); 3];
+    config.worker_ack_wait = Duration::from_secs(5);
+    config.projection_poll = Duration::from_millis(20);
     config
 }
 
-/// Starts the whole system on a new database and creates a user with a token.
+/// Starts the system without workers (tests drive the worker side through the use cases) on
+/// a new database, and creates a user with a token.
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(Roles {
+        worker: false,
+        ..Roles::default()
+    })
+    .await
+}
+
+/// Everything, workers included.
+pub async fn spawn_full_app() -> TestApp {
     spawn_app_with(Roles::default()).await
 }
 
@@ -219,9 +234,19 @@ impl TestApp {
         }
     }
 
-    /// Stops the application and drops its database.
+    pub fn stream_name(&self) -> String {
+        infrastructure::messaging::Topology::new(self.config.nats_prefix.clone()).stream_name()
+    }
+
+    /// Stops the application, deletes its stream and drops its database.
     pub async fn shutdown(self) {
+        let stream = self.stream_name();
         self.app.stop().await.expect("clean stop");
+        if let Ok(client) = async_nats::connect(&self.config.nats_url).await {
+            let _ = async_nats::jetstream::new(client)
+                .delete_stream(stream)
+                .await;
+        }
         if let Ok(mut conn) = PgConnection::connect(&maintenance_url()).await {
             let _ = conn
                 .execute(

@@ -195,7 +195,12 @@ async fn a_token_revoked_in_one_process_stops_working_in_another() {
 #[tokio::test]
 async fn readiness_is_503_naming_nats_when_nats_does_not_answer() {
     // Port 9 (discard) has nothing listening on loopback: NATS is "down" for this process.
-    let app = insight_tests::spawn_app_configured(insight::Roles::default(), |config| {
+    let roles = insight::Roles {
+        worker: false,
+        relay: false,
+        ..insight::Roles::default()
+    };
+    let app = insight_tests::spawn_app_configured(roles, |config| {
         config.nats_url = "nats://127.0.0.1:9".into();
     })
     .await;

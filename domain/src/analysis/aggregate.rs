@@ -87,6 +87,8 @@ pub enum AnalysisError {
     InvalidFinding(#[from] FindingError),
     #[error("at least one detector is required")]
     NoDetectors,
+    #[error("`{0}` is not a commit id")]
+    InvalidCommit(String),
 }
 
 /// The decision state of one analysis. Findings themselves live in events and read models; the
@@ -100,6 +102,11 @@ pub struct Analysis {
     pub attempt: u32,
     pub retry_count: u32,
     pub progress: u8,
+    pub source: Option<super::events::AnalysisSource>,
+    pub detectors: Vec<String>,
+    /// The sub-folder to analyse, if any.
+    pub path: Option<String>,
+    pub commit: Option<String>,
     pub recorded_batches: BTreeSet<u32>,
     pub summary: Summary,
     pub requested_at: Option<DateTime<Utc>>,
@@ -197,6 +204,18 @@ impl Aggregate for Analysis {
                 };
                 sink.write(event, self).await;
             }
+            AnalysisCommand::RecordSource { commit, at } => {
+                self.ensure_running()?;
+                let valid = (7..=64).contains(&commit.len())
+                    && commit.chars().all(|c| c.is_ascii_hexdigit());
+                if !valid {
+                    return Err(AnalysisError::InvalidCommit(commit));
+                }
+                if self.commit.as_deref() != Some(commit.as_str()) {
+                    sink.write(AnalysisEvent::AnalysisSourceFetched { commit, at }, self)
+                        .await;
+                }
+            }
             AnalysisCommand::ReportProgress { progress, at } => {
                 self.ensure_running()?;
                 if progress > 100 {
@@ -287,9 +306,15 @@ impl Aggregate for Analysis {
                 owner,
                 project_id,
                 requested_at,
+                source,
+                detectors,
+                path,
                 ..
             } => {
                 self.id = Some(analysis_id);
+                self.source = Some(source);
+                self.detectors = detectors;
+                self.path = path;
                 self.owner = Some(owner);
                 self.project_id = Some(project_id);
                 self.status = Some(AnalysisStatus::Queued);
@@ -305,6 +330,7 @@ impl Aggregate for Analysis {
                 self.progress = 0;
                 self.first_started_at.get_or_insert(started_at);
             }
+            AnalysisEvent::AnalysisSourceFetched { commit, .. } => self.commit = Some(commit),
             AnalysisEvent::AnalysisProgressed { progress, .. } => self.progress = progress,
             AnalysisEvent::IssueBatchRecorded {
                 batch, findings, ..

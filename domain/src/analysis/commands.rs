@@ -22,6 +22,12 @@ pub enum AnalysisCommand {
         worker: String,
         at: DateTime<Utc>,
     },
+    /// The worker fetched the source at this commit (the branch head it resolved, or the
+    /// commit asked for).
+    RecordSource {
+        commit: String,
+        at: DateTime<Utc>,
+    },
     ReportProgress {
         progress: u8,
         at: DateTime<Utc>,

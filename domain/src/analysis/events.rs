@@ -39,6 +39,10 @@ pub enum AnalysisEvent {
         worker: String,
         started_at: DateTime<Utc>,
     },
+    AnalysisSourceFetched {
+        commit: String,
+        at: DateTime<Utc>,
+    },
     AnalysisProgressed {
         progress: u8,
         at: DateTime<Utc>,
@@ -79,6 +83,7 @@ impl AnalysisEvent {
         match self {
             AnalysisEvent::AnalysisRequested { .. } => "AnalysisRequested",
             AnalysisEvent::AnalysisStarted { .. } => "AnalysisStarted",
+            AnalysisEvent::AnalysisSourceFetched { .. } => "AnalysisSourceFetched",
             AnalysisEvent::AnalysisProgressed { .. } => "AnalysisProgressed",
             AnalysisEvent::IssueBatchRecorded { .. } => "IssueBatchRecorded",
             AnalysisEvent::AnalysisCompleted { .. } => "AnalysisCompleted",

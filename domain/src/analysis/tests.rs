@@ -479,3 +479,40 @@ fn nothing_leaves_a_terminal_state() {
         }
     }
 }
+
+#[test]
+fn the_fetched_commit_is_recorded_once() {
+    let commit = "0123456789abcdef0123456789abcdef01234567".to_string();
+    framework()
+        .given(vec![requested(), started(1, 1)])
+        .when(AnalysisCommand::RecordSource {
+            commit: commit.clone(),
+            at: t(2),
+        })
+        .then_expect_events(vec![AnalysisEvent::AnalysisSourceFetched {
+            commit: commit.clone(),
+            at: t(2),
+        }]);
+    framework()
+        .given(vec![
+            requested(),
+            started(1, 1),
+            AnalysisEvent::AnalysisSourceFetched {
+                commit: commit.clone(),
+                at: t(2),
+            },
+        ])
+        .when(AnalysisCommand::RecordSource { commit, at: t(3) })
+        .then_expect_events(vec![]);
+}
+
+#[test]
+fn a_commit_that_is_not_hex_is_refused() {
+    framework()
+        .given(vec![requested(), started(1, 1)])
+        .when(AnalysisCommand::RecordSource {
+            commit: "main".into(),
+            at: t(2),
+        })
+        .then_expect_error(AnalysisError::InvalidCommit("main".into()));
+}

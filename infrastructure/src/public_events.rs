@@ -1,0 +1,148 @@
+//! The public shape of domain events on NATS (documented in docs/events.md): subjects
+//! `<prefix>.events.<aggregate>.<event>.<id>` and a CloudEvents-style JSON body, version 1.
+
+use serde_json::{Map, Value};
+
+use crate::catch_up::StoredEvent;
+
+/// The version of the message body; outside subscribers rely on it.
+pub const MESSAGE_VERSION: u32 = 1;
+
+/// `analysis`, `project`, ...: the aggregate type in lower case.
+pub fn aggregate_token(aggregate_type: &str) -> String {
+    aggregate_type.to_ascii_lowercase()
+}
+
+/// The event's public name: `requested`, `completed`, `issues_recorded`, ...
+pub fn event_token(aggregate_type: &str, event_type: &str) -> String {
+    if event_type == "IssueBatchRecorded" {
+        return "issues_recorded".to_string();
+    }
+    let rest = event_type
+        .strip_prefix(aggregate_type)
+        .unwrap_or(event_type);
+    let mut token = String::with_capacity(rest.len() + 4);
+    for (index, c) in rest.chars().enumerate() {
+        if c.is_ascii_uppercase() {
+            if index > 0 {
+                token.push('_');
+            }
+            token.push(c.to_ascii_lowercase());
+        } else {
+            token.push(c);
+        }
+    }
+    token
+}
+
+/// `analysis.completed`, ...
+pub fn public_type(aggregate_type: &str, event_type: &str) -> String {
+    format!(
+        "{}.{}",
+        aggregate_token(aggregate_type),
+        event_token(aggregate_type, event_type)
+    )
+}
+
+pub fn subject(prefix: &str, event: &StoredEvent) -> String {
+    format!(
+        "{prefix}.events.{}.{}.{}",
+        aggregate_token(&event.aggregate_type),
+        event_token(&event.aggregate_type, &event.event_type),
+        event.aggregate_id
+    )
+}
+
+fn camel_case(key: &str) -> String {
+    let mut out = String::with_capacity(key.len());
+    let mut upper = false;
+    for c in key.chars() {
+        if c == '_' {
+            upper = true;
+        } else if upper {
+            out.push(c.to_ascii_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn camel_case_keys(value: Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(key, value)| (camel_case(&key), camel_case_keys(value)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(camel_case_keys).collect()),
+        other => other,
+    }
+}
+
+/// The message body of one event.
+pub fn envelope(event: &StoredEvent) -> Value {
+    // The stored payload is `{"EventType": {...fields}}`; the body carries the fields.
+    let data = match &event.payload {
+        Value::Object(outer) if outer.len() == 1 => {
+            outer.values().next().cloned().unwrap_or(Value::Null)
+        }
+        other => other.clone(),
+    };
+    let metadata = event.metadata.as_object().cloned().unwrap_or_default();
+    let text = |key: &str| metadata.get(key).cloned().unwrap_or(Value::Null);
+    let mut body = Map::new();
+    body.insert("specversion".into(), "1.0".into());
+    body.insert("version".into(), MESSAGE_VERSION.into());
+    body.insert("id".into(), event.event_id.to_string().into());
+    body.insert(
+        "type".into(),
+        public_type(&event.aggregate_type, &event.event_type).into(),
+    );
+    body.insert(
+        "source".into(),
+        format!("/insight/{}", aggregate_token(&event.aggregate_type)).into(),
+    );
+    body.insert("subject".into(), event.aggregate_id.clone().into());
+    body.insert("time".into(), event.recorded_at.to_rfc3339().into());
+    body.insert("datacontenttype".into(), "application/json".into());
+    body.insert("sequence".into(), event.sequence.into());
+    body.insert("eventVersion".into(), event.event_version.clone().into());
+    body.insert("correlationId".into(), text("correlation_id"));
+    body.insert("causationId".into(), text("causation_id"));
+    body.insert("actor".into(), text("actor"));
+    body.insert("data".into(), camel_case_keys(data));
+    Value::Object(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_names_become_public_tokens() {
+        assert_eq!(
+            public_type("Analysis", "AnalysisRequested"),
+            "analysis.requested"
+        );
+        assert_eq!(
+            public_type("Analysis", "AnalysisSourceFetched"),
+            "analysis.source_fetched"
+        );
+        assert_eq!(
+            public_type("Analysis", "IssueBatchRecorded"),
+            "analysis.issues_recorded"
+        );
+        assert_eq!(public_type("Project", "ProjectCreated"), "project.created");
+    }
+
+    #[test]
+    fn keys_become_camel_case_at_every_depth() {
+        let value = serde_json::json!({"file_path": "a", "nested": [{"end_line": 1}]});
+        assert_eq!(
+            camel_case_keys(value),
+            serde_json::json!({"filePath": "a", "nested": [{"endLine": 1}]})
+        );
+    }
+}

@@ -1,0 +1,230 @@
+//! The job pipeline end to end: REST → event store → relay → JetStream → worker (real git,
+//! real detectors) → events → read models, plus what an outside subscriber sees.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use futures::StreamExt;
+use insight_tests::{spawn_full_app, TestApp};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let output = Command::new("git")
+        .args(["-c", "user.email=dev@example.com", "-c", "user.name=Dev"])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("git runs");
+    assert!(
+        output.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_string()
+}
+
+/// A real repository with real problems in it: a debugger statement, loose equality and an
+/// eval, in two commits.
+fn repository() -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    git(dir.path(), &["init", "-q", "-b", "main"]);
+    std::fs::create_dir_all(dir.path().join("src")).unwrap();
+    std::fs::write(
+        dir.path().join("src/app.js"),
+        "function check(a, b) {\n  debugger;\n  if (a == b) { return eval('1 + 1'); }\n  return 0;\n}\nmodule.exports = { check };\n",
+    )
+    .unwrap();
+    git(dir.path(), &["add", "."]);
+    git(dir.path(), &["commit", "-q", "-m", "first"]);
+    let first = git(dir.path(), &["rev-parse", "HEAD"]);
+    std::fs::write(dir.path().join("src/util.js"), "var unused = 1;\n").unwrap();
+    git(dir.path(), &["add", "."]);
+    git(dir.path(), &["commit", "-q", "-m", "second"]);
+    (dir, first)
+}
+
+async fn create_project(app: &TestApp, remote: &str) -> Uuid {
+    let response = app
+        .post_json(
+            "/api/insight/projects",
+            json!({"name": "repo", "gitRemote": remote, "gitBranch": "main"}),
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+    response.json::<Value>().await.unwrap()["project"]["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+async fn submit(app: &TestApp, body: Value) -> Uuid {
+    let response = app.post_json("/api/insight/analysis", body).await;
+    assert_eq!(response.status(), 201);
+    response.json::<Value>().await.unwrap()["analysisId"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+async fn wait_until_finished(app: &TestApp, id: Uuid) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let body: Value = app
+            .get(&format!("/api/insight/analysis/{id}?limit=200"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let status = body["analysis"]["status"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        if ["COMPLETED", "FAILED", "CANCELLED"].contains(&status.as_str()) {
+            app.wait_for_projections().await;
+            return app
+                .get(&format!("/api/insight/analysis/{id}?limit=200"))
+                .await
+                .json()
+                .await
+                .unwrap();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "still {status}: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn an_analysis_runs_through_the_workers_to_completion_with_real_findings() {
+    let app = spawn_full_app().await;
+    let (repo, first_commit) = repository();
+    let head = git(repo.path(), &["rev-parse", "HEAD"]);
+    let project = create_project(&app, repo.path().to_str().unwrap()).await;
+
+    // Subscribe the way an outside consumer would: core NATS on the public subjects.
+    let client = async_nats::connect(&app.config.nats_url).await.unwrap();
+    let mut events = client
+        .subscribe(format!("{}.events.analysis.>", app.config.nats_prefix))
+        .await
+        .unwrap();
+
+    let id = submit(
+        &app,
+        json!({"projectId": project, "detectors": ["eslint", "security"]}),
+    )
+    .await;
+    let done = wait_until_finished(&app, id).await;
+    assert_eq!(done["analysis"]["status"], "COMPLETED", "{done}");
+    assert_eq!(
+        done["analysis"]["commit"],
+        head.as_str(),
+        "the branch head was resolved"
+    );
+    assert_eq!(done["analysis"]["attempt"], 1);
+    let rules: Vec<&str> = done["issues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|issue| issue["rule"].as_str().unwrap())
+        .collect();
+    for rule in ["no-debugger", "eqeqeq", "no-eval"] {
+        assert!(rules.contains(&rule), "{rule} in {rules:?}");
+    }
+    assert!(done["issues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|issue| issue["fingerprint"].is_string()));
+    assert!(done["analysis"]["summary"]["totalIssues"].as_i64().unwrap() >= 3);
+
+    // Every event of the lifecycle reached the subscriber, in order.
+    let mut seen = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !seen.contains(&"analysis.completed".to_string()) {
+        let message = tokio::time::timeout_at(deadline, events.next())
+            .await
+            .expect("events keep coming")
+            .unwrap();
+        let body: Value = serde_json::from_slice(&message.payload).unwrap();
+        if body["subject"] == id.to_string() {
+            assert_eq!(body["version"], 1);
+            assert!(message.subject.as_str().ends_with(&id.to_string()));
+            seen.push(body["type"].as_str().unwrap().to_string());
+        }
+    }
+    let expected_order = [
+        "analysis.requested",
+        "analysis.started",
+        "analysis.source_fetched",
+        "analysis.issues_recorded",
+        "analysis.completed",
+    ];
+    let filtered: Vec<&str> = seen
+        .iter()
+        .map(String::as_str)
+        .filter(|kind| *kind != "analysis.progressed")
+        .collect();
+    assert_eq!(filtered, expected_order);
+
+    // A pinned commit is analysed as asked.
+    let pinned = submit(
+        &app,
+        json!({"projectId": project, "detectors": ["eslint"], "source": {"gitCommit": first_commit}}),
+    )
+    .await;
+    let done = wait_until_finished(&app, pinned).await;
+    assert_eq!(done["analysis"]["status"], "COMPLETED");
+    assert_eq!(done["analysis"]["commit"], first_commit.as_str());
+    assert!(
+        done["issues"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|issue| issue["filePath"] != "src/util.js"),
+        "util.js is not in the first commit"
+    );
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_repository_that_does_not_exist_fails_after_every_retry() {
+    let app = spawn_full_app().await;
+    let missing = std::env::temp_dir().join(format!("no-such-repo-{}", Uuid::new_v4()));
+    let project = create_project(&app, missing.to_str().unwrap()).await;
+    let id = submit(&app, json!({"projectId": project, "detectors": ["eslint"]})).await;
+    let done = wait_until_finished(&app, id).await;
+    let analysis = &done["analysis"];
+    assert_eq!(analysis["status"], "FAILED", "{done}");
+    assert_eq!(analysis["attempt"], 4, "1 attempt and 3 retries");
+    assert_eq!(analysis["retryCount"], 3);
+    assert!(
+        analysis["error"].as_str().unwrap().contains("fetch"),
+        "{analysis}"
+    );
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_commit_that_does_not_exist_fails_with_a_clear_error() {
+    let app = spawn_full_app().await;
+    let (repo, _) = repository();
+    let project = create_project(&app, repo.path().to_str().unwrap()).await;
+    let id = submit(
+        &app,
+        json!({"projectId": project, "source": {"gitCommit": "0123456789abcdef0123456789abcdef01234567"}}),
+    )
+    .await;
+    let done = wait_until_finished(&app, id).await;
+    assert_eq!(done["analysis"]["status"], "FAILED", "{done}");
+    assert!(done["analysis"]["error"]
+        .as_str()
+        .unwrap()
+        .contains("0123456789abcdef0123456789abcdef01234567"));
+    app.shutdown().await;
+}
