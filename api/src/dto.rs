@@ -187,10 +187,14 @@ pub struct AnalysisView {
     pub retry_at: Option<DateTime<Utc>>,
     /// The commit analysed, once the worker has fetched the source.
     pub commit: Option<String>,
+    /// True when the analysis stopped (cancelled or failed) after some findings were
+    /// recorded: the issues listed are the part found before it stopped.
+    pub partial: bool,
 }
 
 impl From<AnalysisRow> for AnalysisView {
     fn from(row: AnalysisRow) -> Self {
+        let partial = matches!(row.status.as_str(), "CANCELLED" | "FAILED") && row.total_issues > 0;
         Self {
             id: row.id,
             project_id: row.project_id,
@@ -220,6 +224,7 @@ impl From<AnalysisRow> for AnalysisView {
             cancel_reason: row.cancel_reason,
             retry_at: row.retry_at,
             commit: row.git_commit,
+            partial,
         }
     }
 }

@@ -146,3 +146,85 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod shape_tests {
+    use super::*;
+    use application::EventPosition;
+    use chrono::Utc;
+    use domain::analysis::AnalysisSource;
+    use domain::{AnalysisEvent, AnalysisId, ProjectId, UserId};
+    use uuid::Uuid;
+
+    /// docs/events.md promises these members; this keeps the page and the code together.
+    #[test]
+    fn a_requested_event_has_the_documented_body() {
+        let payload = AnalysisEvent::AnalysisRequested {
+            analysis_id: AnalysisId::from_uuid(Uuid::from_u128(1)),
+            owner: UserId::from_uuid(Uuid::from_u128(2)),
+            project_id: ProjectId::from_uuid(Uuid::from_u128(3)),
+            project_name: "shop".into(),
+            detectors: vec!["eslint".into()],
+            language: None,
+            path: None,
+            source: AnalysisSource::Git {
+                git_remote: "https://example.com/r.git".into(),
+                git_branch: "main".into(),
+                git_commit: None,
+            },
+            requested_at: Utc::now(),
+        };
+        let event = StoredEvent {
+            position: EventPosition::default(),
+            event_id: Uuid::from_u128(9),
+            aggregate_type: "Analysis".into(),
+            aggregate_id: Uuid::from_u128(1).to_string(),
+            sequence: 1,
+            event_type: "AnalysisRequested".into(),
+            event_version: "1.0".into(),
+            payload: serde_json::to_value(&payload).unwrap(),
+            metadata: serde_json::json!({"actor": "user:x", "correlation_id": "c", "command_id": "d"}),
+            recorded_at: Utc::now(),
+        };
+        let body = envelope(&event);
+        for member in [
+            "specversion",
+            "version",
+            "id",
+            "type",
+            "source",
+            "subject",
+            "time",
+            "datacontenttype",
+            "sequence",
+            "eventVersion",
+            "correlationId",
+            "causationId",
+            "actor",
+        ] {
+            assert!(body.get(member).is_some(), "{member}");
+        }
+        assert_eq!(body["type"], "analysis.requested");
+        assert_eq!(body["version"], 1);
+        let data = &body["data"];
+        for member in [
+            "analysisId",
+            "owner",
+            "projectId",
+            "projectName",
+            "detectors",
+            "language",
+            "path",
+            "source",
+            "requestedAt",
+        ] {
+            assert!(data.get(member).is_some(), "data.{member}");
+        }
+        assert_eq!(data["source"]["kind"], "git");
+        assert_eq!(data["source"]["gitBranch"], "main");
+        assert_eq!(
+            subject("insight", &event),
+            format!("insight.events.analysis.requested.{}", Uuid::from_u128(1))
+        );
+    }
+}

@@ -228,3 +228,101 @@ async fn a_commit_that_does_not_exist_fails_with_a_clear_error() {
         .contains("0123456789abcdef0123456789abcdef01234567"));
     app.shutdown().await;
 }
+
+/// A repository big enough that its analysis runs for a while.
+fn large_repository(files: usize) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    git(dir.path(), &["init", "-q", "-b", "main"]);
+    for index in 0..files {
+        let folder = dir.path().join(format!("src/m{}", index % 50));
+        std::fs::create_dir_all(&folder).unwrap();
+        let mut body = String::new();
+        for function in 0..20 {
+            body.push_str(&format!(
+                "export function f{function}(a, b) {{\n  if (a == b) {{ debugger; }}\n  var unused{function} = a + b;\n  return a;\n}}\n"
+            ));
+        }
+        std::fs::write(folder.join(format!("file{index}.js")), body).unwrap();
+    }
+    git(dir.path(), &["add", "."]);
+    git(dir.path(), &["commit", "-q", "-m", "many files"]);
+    dir
+}
+
+#[tokio::test]
+async fn cancelling_a_running_analysis_stops_its_job_within_two_seconds() {
+    let app = spawn_full_app().await;
+    let repo = large_repository(3000);
+    let project = create_project(&app, repo.path().to_str().unwrap()).await;
+    let id = submit(
+        &app,
+        json!({"projectId": project, "detectors": ["eslint", "complexity"]}),
+    )
+    .await;
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let body: Value = app
+            .get(&format!("/api/insight/analysis/{id}"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        // Running, with the source fetched: the detectors are at work.
+        match body["analysis"]["status"].as_str().unwrap() {
+            "RUNNING" if body["analysis"]["commit"].is_string() => break,
+            "QUEUED" | "RUNNING" => {}
+            other => panic!("the job finished before it could be cancelled: {other}"),
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let cancelled_at = tokio::time::Instant::now();
+    let response = app
+        .request(
+            reqwest::Method::POST,
+            &format!("/api/insight/analysis/{id}/cancel"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+
+    // The job is over when the worker has acknowledged its message.
+    let client = async_nats::connect(&app.config.nats_url).await.unwrap();
+    let jetstream = async_nats::jetstream::new(client);
+    let topology = infrastructure::messaging::Topology::new(app.config.nats_prefix.clone());
+    let mut consumer: async_nats::jetstream::consumer::PullConsumer = jetstream
+        .get_consumer_from_stream(topology.workers_consumer(), topology.stream_name())
+        .await
+        .unwrap();
+    loop {
+        let info = consumer.info().await.unwrap();
+        if info.num_ack_pending == 0 && info.num_pending == 0 {
+            break;
+        }
+        assert!(
+            cancelled_at.elapsed() < Duration::from_secs(2),
+            "the job still runs {:?} after the cancel",
+            cancelled_at.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    app.wait_for_projections().await;
+    let body: Value = app
+        .get(&format!("/api/insight/analysis/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["analysis"]["status"], "CANCELLED");
+    let completed: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM events WHERE aggregate_id = $1 AND event_type = 'AnalysisCompleted'",
+    )
+    .bind(id.to_string())
+    .fetch_one(&app.app.services.pool)
+    .await
+    .unwrap();
+    assert_eq!(completed, 0);
+    app.shutdown().await;
+}
