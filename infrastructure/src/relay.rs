@@ -69,12 +69,18 @@ impl Relay {
         }
     }
 
-    /// Publishes one window; returns how many events it published.
-    pub async fn relay_window(&self, position: &mut EventPosition) -> Result<usize, RelayError> {
+    /// Publishes the next window after `position` and waits for every ack. Returns how far
+    /// the checkpoint may now move and how many events went out (None: nothing to publish).
+    /// It does not move the checkpoint: a crash after this republishes the same window.
+    pub async fn publish_after(
+        &self,
+        position: EventPosition,
+    ) -> Result<Option<(EventPosition, usize)>, RelayError> {
         let mut conn = self.pool.acquire().await?;
-        let batch = self.reader.read_after(&mut conn, *position, &[]).await?;
+        let batch = self.reader.read_after(&mut conn, position, &[]).await?;
+        drop(conn);
         if batch.events.is_empty() {
-            return Ok(0);
+            return Ok(None);
         }
         let mut acks = Vec::with_capacity(batch.events.len());
         for event in &batch.events {
@@ -97,14 +103,22 @@ impl Relay {
             ack.await
                 .map_err(|error| RelayError::Publish(error.to_string()))?;
         }
-        let to = batch.scanned_to;
+        Ok(Some((batch.scanned_to, batch.events.len())))
+    }
+
+    /// Publishes one window, then moves the checkpoint; returns how many events went out.
+    pub async fn relay_window(&self, position: &mut EventPosition) -> Result<usize, RelayError> {
+        let Some((to, published)) = self.publish_after(*position).await? else {
+            return Ok(0);
+        };
+        let mut conn = self.pool.acquire().await?;
         if !advance_checkpoint(&mut conn, CHECKPOINT, *position, to, None).await? {
             // Another relay moved it (it should not be running): follow it.
             *position = load_checkpoint(&mut conn, CHECKPOINT).await?;
             return Ok(0);
         }
         *position = to;
-        Ok(batch.events.len())
+        Ok(published)
     }
 
     /// Runs until stopped. Waits for leadership first; publishes while there is work;

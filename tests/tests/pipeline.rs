@@ -326,3 +326,197 @@ async fn cancelling_a_running_analysis_stops_its_job_within_two_seconds() {
     assert_eq!(completed, 0);
     app.shutdown().await;
 }
+
+/// A NATS server of this test's own, so it can be stopped without disturbing other tests.
+struct PrivateNats {
+    port: u16,
+    store: tempfile::TempDir,
+    child: Option<std::process::Child>,
+}
+
+impl PrivateNats {
+    fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut nats = Self {
+            port,
+            store: tempfile::tempdir().unwrap(),
+            child: None,
+        };
+        nats.restart();
+        nats
+    }
+
+    fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    fn restart(&mut self) {
+        let binary = ["/usr/sbin/nats-server", "/usr/bin/nats-server"]
+            .into_iter()
+            .find(|path| Path::new(path).exists())
+            .expect("nats-server is installed (scripts/services.sh installs it)");
+        let child = Command::new(binary)
+            .args([
+                "-a",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-js",
+                "-sd",
+            ])
+            .arg(self.store.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("nats-server starts");
+        self.child = Some(child);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "nats-server did not open its port"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for PrivateNats {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+#[tokio::test]
+async fn submissions_are_accepted_while_nats_is_down_and_run_once_it_is_back() {
+    let mut nats = PrivateNats::start();
+    let url = nats.url();
+    let app = insight_tests::spawn_app_configured(insight::Roles::default(), |config| {
+        config.nats_url = url;
+    })
+    .await;
+    let (repo, _) = repository();
+    let project = create_project(&app, repo.path().to_str().unwrap()).await;
+    let before = submit(&app, json!({"projectId": project, "detectors": ["eslint"]})).await;
+    assert_eq!(
+        wait_until_finished(&app, before).await["analysis"]["status"],
+        "COMPLETED"
+    );
+
+    nats.stop();
+    let mut during = Vec::new();
+    for _ in 0..3 {
+        during.push(submit(&app, json!({"projectId": project, "detectors": ["eslint"]})).await);
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for id in &during {
+        let body: Value = app
+            .get(&format!("/api/insight/analysis/{id}"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            body["analysis"]["status"], "QUEUED",
+            "nothing can run without NATS"
+        );
+    }
+
+    nats.restart();
+    for id in during {
+        let done = wait_until_finished(&app, id).await;
+        assert_eq!(done["analysis"]["status"], "COMPLETED", "{done}");
+        assert_eq!(done["analysis"]["attempt"], 1);
+    }
+    app.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_relay_that_dies_between_publish_and_checkpoint_loses_nothing_and_duplicates_nothing() {
+    // No relay or worker of the application's own: this test plays the relay.
+    let app = insight_tests::spawn_app_with(insight::Roles {
+        relay: false,
+        worker: false,
+        ..insight::Roles::default()
+    })
+    .await;
+    let project = create_project(&app, "https://example.com/acme/shop.git").await;
+    for _ in 0..5 {
+        submit(&app, json!({"projectId": project, "detectors": ["eslint"]})).await;
+    }
+    let events = app.event_count().await as u64;
+
+    let client = async_nats::connect(&app.config.nats_url).await.unwrap();
+    let jetstream = async_nats::jetstream::new(client);
+    let topology = infrastructure::messaging::Topology::new(app.config.nats_prefix.clone());
+    let mut stream = infrastructure::messaging::ensure_stream(&jetstream, &topology)
+        .await
+        .unwrap();
+    let relay = || {
+        infrastructure::relay::Relay::new(
+            app.app.services.pool.clone(),
+            app.database_url.clone(),
+            jetstream.clone(),
+            topology.clone(),
+            3,
+        )
+    };
+    // The first relay publishes a window and dies before its checkpoint.
+    let (_, published) = relay()
+        .publish_after(application::EventPosition::default())
+        .await
+        .unwrap()
+        .expect("events to publish");
+    assert_eq!(published, 3);
+    assert_eq!(stream.info().await.unwrap().state.messages, 3);
+
+    // Its successors start from the old checkpoint, republish that window, and go on; of two
+    // started at once, one is active and the other stands by.
+    let handles = [
+        relay().spawn(app.app.services.notifier.clone(), Duration::from_millis(20)),
+        relay().spawn(app.app.services.notifier.clone(), Duration::from_millis(20)),
+    ];
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let behind: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM events e, checkpoints c WHERE c.name = 'relay' \
+             AND (e.transaction_id, e.global_position) > (c.transaction_id, c.global_position)",
+        )
+        .fetch_one(&app.app.services.pool)
+        .await
+        .unwrap_or(1);
+        let exists: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM checkpoints WHERE name = 'relay')")
+                .fetch_one(&app.app.services.pool)
+                .await
+                .unwrap();
+        if exists && behind == 0 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "relay did not catch up"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for handle in handles {
+        handle.stop().await;
+    }
+    assert_eq!(
+        stream.info().await.unwrap().state.messages,
+        events,
+        "every event exactly once in the stream"
+    );
+    app.shutdown().await;
+}
