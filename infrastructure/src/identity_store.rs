@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::UserId;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -29,28 +30,48 @@ type TokenCache = Arc<TokenEntries>;
 pub struct PgIdentityStore {
     pool: PgPool,
     cache: TokenCache,
+    /// The cache is used only while the revocation listener is subscribed: a revocation sent
+    /// while nobody listens would otherwise go unseen until the TTL.
+    listening: Arc<AtomicBool>,
+    /// Counts revocations seen, so a look-up that raced with one does not cache its answer.
+    revocations: Arc<AtomicU64>,
 }
 
 impl PgIdentityStore {
     /// Starts the revocation listener of this process's cache.
     pub fn new(pool: PgPool) -> Self {
         let cache: TokenCache = Arc::default();
+        let listening = Arc::new(AtomicBool::new(false));
         let listener_cache = Arc::downgrade(&cache);
+        let listener_flag = listening.clone();
+        let revocations = Arc::new(AtomicU64::new(0));
+        let listener_revocations = revocations.clone();
         let listener_pool = pool.clone();
         tokio::spawn(async move {
             loop {
-                let Some(cache) = listener_cache.upgrade() else {
+                if listener_cache.strong_count() == 0 {
                     return;
-                };
-                cache.lock().expect("token cache lock").clear();
-                drop(cache);
-                if let Err(error) = follow_revocations(&listener_pool, &listener_cache).await {
+                }
+                let outcome = follow_revocations(
+                    &listener_pool,
+                    &listener_cache,
+                    &listener_flag,
+                    &listener_revocations,
+                )
+                .await;
+                listener_flag.store(false, Ordering::SeqCst);
+                if let Err(error) = outcome {
                     tracing::warn!(%error, "token revocation listener failed; reconnecting");
                 }
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
         });
-        Self { pool, cache }
+        Self {
+            pool,
+            cache,
+            listening,
+            revocations,
+        }
     }
 
     fn evict_token(cache: &TokenCache, token_id: Uuid) {
@@ -64,13 +85,25 @@ impl PgIdentityStore {
 async fn follow_revocations(
     pool: &PgPool,
     cache: &std::sync::Weak<TokenEntries>,
+    listening: &AtomicBool,
+    revocations: &AtomicU64,
 ) -> Result<(), sqlx::Error> {
     let mut listener = PgListener::connect_with(pool).await?;
     listener.listen(REVOKED_CHANNEL).await?;
+    // Subscribed: from here on no revocation is missed. Whatever was cached before may have
+    // missed one, so start empty.
+    if let Some(cache) = cache.upgrade() {
+        cache.lock().expect("token cache lock").clear();
+    }
+    listening.store(true, Ordering::SeqCst);
     loop {
         let Some(notification) = listener.try_recv().await? else {
+            // The connection dropped (notifications may have been lost): stop trusting the
+            // cache until subscribed again.
+            listening.store(false, Ordering::SeqCst);
             return Ok(());
         };
+        revocations.fetch_add(1, Ordering::SeqCst);
         let Some(cache) = cache.upgrade() else {
             return Ok(());
         };
@@ -124,9 +157,20 @@ impl IdentityStore for PgIdentityStore {
         &self,
         hash: &TokenHash,
     ) -> Result<Option<AuthenticatedUser>, StoreError> {
-        if let Some((user, cached_at)) = self.cache.lock().expect("token cache lock").get(&hash.0) {
+        let revocations_before = self.revocations.load(Ordering::SeqCst);
+        let trusted = self.listening.load(Ordering::SeqCst);
+        if let Some((user, cached_at)) = trusted
+            .then(|| {
+                self.cache
+                    .lock()
+                    .expect("token cache lock")
+                    .get(&hash.0)
+                    .copied()
+            })
+            .flatten()
+        {
             if cached_at.elapsed() < TOKEN_CACHE_TTL {
-                return Ok(Some(*user));
+                return Ok(Some(user));
             }
         }
         let row: Option<(Uuid, Uuid)> = sqlx::query_as(
@@ -142,7 +186,8 @@ impl IdentityStore for PgIdentityStore {
         });
         // Only hits are cached: a wrong token always costs a look-up, and a new token works
         // at once.
-        if let Some(user) = user {
+        let unchanged = self.revocations.load(Ordering::SeqCst) == revocations_before;
+        if let (Some(user), true) = (user, trusted && unchanged) {
             let mut cache = self.cache.lock().expect("token cache lock");
             if cache.len() >= TOKEN_CACHE_MAX_ENTRIES {
                 cache.clear();

@@ -335,9 +335,13 @@ impl Aggregate for Analysis {
             AnalysisEvent::IssueBatchRecorded {
                 batch, findings, ..
             } => {
-                self.recorded_batches.insert(batch);
-                for finding in &findings {
-                    self.summary.add(finding.severity);
+                // Idempotent on purpose: cqrs-es 0.5 applies the events of the command that
+                // triggers a snapshot a second time (once in `EventSink::write`, once when it
+                // builds the snapshot), so every `apply` must tolerate seeing an event twice.
+                if self.recorded_batches.insert(batch) {
+                    for finding in &findings {
+                        self.summary.add(finding.severity);
+                    }
                 }
             }
             AnalysisEvent::AnalysisCompleted { finished_at, .. } => {

@@ -516,3 +516,43 @@ fn a_commit_that_is_not_hex_is_refused() {
         })
         .then_expect_error(AnalysisError::InvalidCommit("main".into()));
 }
+
+/// The event store may apply an event twice (cqrs-es 0.5 does when it takes a snapshot): the
+/// state must come out the same.
+#[test]
+fn applying_any_event_twice_changes_nothing_more() {
+    let history = vec![
+        requested(),
+        started(1, 1),
+        AnalysisEvent::AnalysisSourceFetched {
+            commit: "0123456789abcdef0123456789abcdef01234567".into(),
+            at: t(2),
+        },
+        AnalysisEvent::AnalysisProgressed {
+            progress: 10,
+            at: t(3),
+        },
+        batch(
+            1,
+            vec![finding(Severity::High, 1), finding(Severity::Low, 2)],
+        ),
+        AnalysisEvent::AnalysisRescheduled {
+            failed_attempt: 1,
+            error: "x".into(),
+            retry_count: 1,
+            retry_at: t(9),
+            at: t(4),
+        },
+        started(2, 10),
+        completed_at(Summary::default(), 20, 19_000),
+    ];
+    let mut once = Analysis::default();
+    let mut twice = Analysis::default();
+    for event in history {
+        cqrs_es::Aggregate::apply(&mut once, event.clone());
+        cqrs_es::Aggregate::apply(&mut twice, event.clone());
+        cqrs_es::Aggregate::apply(&mut twice, event);
+    }
+    assert_eq!(once, twice);
+    assert_eq!(once.summary.total_issues, 2);
+}
