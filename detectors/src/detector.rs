@@ -50,8 +50,18 @@ impl Rule {
 pub struct Needs {
     /// Parse JS/TS files with oxc and pass the tree to [`Detector::check_file`].
     pub js_syntax_tree: bool,
-    /// Collect each JS/TS file's imports for [`Detector::check_project`].
+    /// Collect each JS/TS file's imports for [`Detector::check_project`] (implies `files`).
     pub imports: bool,
+    /// List every analysed file in [`ProjectFacts::files`], for detectors that look at the
+    /// project as a whole (manifests, lockfiles, SARIF reports).
+    pub files: bool,
+}
+
+impl Needs {
+    /// Whether the engine must keep per-file facts for [`Detector::check_project`].
+    pub fn project_files(self) -> bool {
+        self.imports || self.files
+    }
 }
 
 /// A source of findings. Detectors are stateless and shared across threads: one instance checks
@@ -194,8 +204,33 @@ pub struct FileFacts {
 /// (to check whether an import's target exists even when the walk skipped it).
 pub struct ProjectFacts<'p> {
     pub root: &'p Path,
-    /// Sorted by path.
+    /// Sorted by path; filled only when some selected detector's [`Needs`] asks for files.
     pub files: &'p [FileFacts],
+    /// Where OSV advisories are read from ([`crate::RunOptions::advisories_dir`]).
+    pub advisories_dir: Option<&'p Path>,
+}
+
+/// A 1-based range of lines and columns, `end_column` just past the last character.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TextRange {
+    pub line: u32,
+    pub column: u32,
+    pub end_line: u32,
+    pub end_column: u32,
+}
+
+impl TextRange {
+    /// The range of the bytes `start..end` of `text`.
+    pub fn of_bytes(text: &str, lines: &LineIndex, start: usize, end: usize) -> TextRange {
+        let (line, column) = lines.line_column(text, start);
+        let (end_line, end_column) = lines.line_column(text, end.max(start));
+        TextRange {
+            line,
+            column,
+            end_line,
+            end_column,
+        }
+    }
 }
 
 /// Collects the project-wide findings of one detector.
@@ -230,6 +265,49 @@ impl ProjectSink {
             line_text: import.line_text.clone(),
         });
         &mut self.findings.last_mut().expect("just pushed").finding
+    }
+
+    /// Reports `rule` at `range` of any file of the project; `line_text` is the text of the
+    /// range's first line (for the fingerprint and the snippet).
+    pub fn report_at(
+        &mut self,
+        rule: &Rule,
+        path: &str,
+        range: TextRange,
+        line_text: &str,
+        message: impl Into<String>,
+    ) -> &mut Finding {
+        let mut finding = finding_from_rule(self.detector, path, rule, message.into());
+        finding.line = range.line.max(1);
+        finding.column = range.column.max(1);
+        finding.end_line = range.end_line.max(finding.line);
+        finding.end_column = if finding.end_line == finding.line {
+            range.end_column.max(finding.column)
+        } else {
+            range.end_column.max(1)
+        };
+        self.findings.push(LocatedFinding {
+            finding,
+            line_text: line_text.to_owned(),
+        });
+        &mut self.findings.last_mut().expect("just pushed").finding
+    }
+
+    /// Reports `rule` on the bytes `start..end` of `text`, the content of the file `path`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn report_in_text(
+        &mut self,
+        rule: &Rule,
+        path: &str,
+        text: &str,
+        lines: &LineIndex,
+        start: usize,
+        end: usize,
+        message: impl Into<String>,
+    ) -> &mut Finding {
+        let range = TextRange::of_bytes(text, lines, start, end);
+        let line_text = lines.line_text(text, range.line);
+        self.report_at(rule, path, range, line_text, message)
     }
 
     pub(crate) fn into_findings(self) -> Vec<LocatedFinding> {

@@ -70,6 +70,9 @@ pub struct RunOptions {
     pub progress: Option<ProgressCallback>,
     /// Worker threads; `None` uses rayon's global pool (one thread per core).
     pub threads: Option<usize>,
+    /// A folder of OSV advisories (`*.json`, searched recursively) that the `package` detector
+    /// matches lockfile versions against; `None` turns vulnerability matching off.
+    pub advisories_dir: Option<PathBuf>,
 }
 
 impl Default for RunOptions {
@@ -83,6 +86,7 @@ impl Default for RunOptions {
             cancellation: CancellationToken::default(),
             progress: None,
             threads: None,
+            advisories_dir: None,
         }
     }
 }
@@ -219,6 +223,7 @@ fn run_selected(
         Needs {
             js_syntax_tree: all.js_syntax_tree || needs.js_syntax_tree,
             imports: all.imports || needs.imports,
+            files: all.files || needs.files,
         }
     });
 
@@ -296,6 +301,7 @@ fn run_selected(
     let project = ProjectFacts {
         root,
         files: &facts,
+        advisories_dir: options.advisories_dir.as_deref(),
     };
     let project_findings: Vec<Vec<LocatedFinding>> = selected
         .par_iter()
@@ -352,11 +358,12 @@ fn analyze_file(file: &WalkedFile, selected: &[Arc<dyn Detector>], needs: Needs)
         detector.check_file(&source, tree, &mut sink);
         findings.extend(sink.into_findings());
     }
-    let facts = if needs.imports {
+    let facts = if needs.project_files() {
         Some(FileFacts {
             path: file.relative.clone(),
             imports: parsed
                 .as_ref()
+                .filter(|_| needs.imports)
                 .map(|parsed| collect_imports(parsed, &lines))
                 .unwrap_or_default(),
         })

@@ -57,6 +57,8 @@ pub enum Category {
     Performance,
     /// Module structure: unresolved imports and import cycles.
     Imports,
+    /// Manifests and lockfiles: unpinned, undeclared or duplicated dependencies, missing locks.
+    Dependencies,
 }
 
 impl Category {
@@ -71,6 +73,7 @@ impl Category {
             Category::Complexity => "complexity",
             Category::Performance => "performance",
             Category::Imports => "imports",
+            Category::Dependencies => "dependencies",
         }
     }
 }

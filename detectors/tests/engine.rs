@@ -280,9 +280,9 @@ fn unknown_detectors_are_refused_with_the_valid_names() {
 #[test]
 fn pending_detectors_are_accepted_and_listed_as_unavailable() {
     let dir = tempfile::tempdir().unwrap();
-    let report = run(dir.path(), &["sarif", "eslint"]);
+    let report = run(dir.path(), &["runtime", "eslint"]);
     assert_eq!(report.detectors_run, names(&["eslint"]));
-    assert_eq!(report.detectors_unavailable[0].name, "sarif");
+    assert_eq!(report.detectors_unavailable[0].name, "runtime");
 }
 
 #[test]

@@ -97,6 +97,7 @@ impl Detector for ComplexityDetector {
         Needs {
             js_syntax_tree: true,
             imports: false,
+            files: false,
         }
     }
 

@@ -208,6 +208,7 @@ impl Detector for ImportDetector {
         Needs {
             js_syntax_tree: false,
             imports: true,
+            files: false,
         }
     }
 
@@ -263,6 +264,7 @@ impl Detector for CircularDetector {
         Needs {
             js_syntax_tree: false,
             imports: true,
+            files: false,
         }
     }
 

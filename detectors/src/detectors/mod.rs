@@ -4,7 +4,10 @@ pub(crate) mod ast_util;
 pub mod complexity;
 pub mod eslint;
 pub mod imports;
+pub mod package;
 pub mod performance;
+pub mod python;
+pub mod sarif;
 pub mod security;
 pub mod typescript;
 
@@ -17,9 +20,12 @@ pub fn all() -> Vec<Arc<dyn Detector>> {
         Arc::new(typescript::TypeScriptDetector),
         Arc::new(eslint::EslintDetector),
         Arc::new(imports::ImportDetector),
+        Arc::new(package::PackageDetector),
         Arc::new(security::SecurityDetector),
         Arc::new(imports::CircularDetector),
         Arc::new(performance::PerformanceDetector),
         Arc::new(complexity::ComplexityDetector),
+        Arc::new(python::PythonDetector),
+        Arc::new(sarif::SarifDetector),
     ]
 }

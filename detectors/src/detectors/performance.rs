@@ -71,6 +71,7 @@ impl Detector for PerformanceDetector {
         Needs {
             js_syntax_tree: true,
             imports: false,
+            files: false,
         }
     }
 

@@ -26,6 +26,7 @@ impl Detector for TypeScriptDetector {
         Needs {
             js_syntax_tree: true,
             imports: false,
+            files: false,
         }
     }
 

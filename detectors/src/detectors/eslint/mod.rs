@@ -78,6 +78,7 @@ impl Detector for EslintDetector {
         Needs {
             js_syntax_tree: true,
             imports: false,
+            files: false,
         }
     }
 

@@ -40,6 +40,7 @@ impl Detector for SecurityDetector {
         Needs {
             js_syntax_tree: true,
             imports: false,
+            files: false,
         }
     }
 
