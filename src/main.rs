@@ -30,6 +30,22 @@ enum Command {
     Worker,
     /// Creates the database if needed and applies the migrations.
     Migrate,
+    /// Runs the detector engine on a local folder and prints the findings (no server needed).
+    Detect {
+        /// The folder to analyse.
+        path: std::path::PathBuf,
+        /// Detectors to run, comma-separated (default: every built one).
+        #[arg(long, value_delimiter = ',')]
+        detectors: Vec<String>,
+        #[arg(long, value_enum, default_value = "table")]
+        format: DetectFormat,
+        /// A folder of OSV advisory files to match lockfiles against.
+        #[arg(long)]
+        advisories: Option<std::path::PathBuf>,
+        /// Exit with status 1 when a finding is at least this severe (for CI).
+        #[arg(long)]
+        fail_on: Option<String>,
+    },
     /// Administration.
     Admin {
         #[command(subcommand)]
@@ -53,6 +69,13 @@ enum Role {
     Projectors,
     Relay,
     Worker,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum DetectFormat {
+    Table,
+    Json,
+    Sarif,
 }
 
 #[derive(Subcommand)]
@@ -124,6 +147,41 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 .await?
                 .run_until_signalled()
                 .await?;
+        }
+        Command::Detect {
+            path,
+            detectors,
+            format,
+            advisories,
+            fail_on,
+        } => {
+            let fail_on = fail_on
+                .map(|raw| raw.parse::<domain::Severity>())
+                .transpose()
+                .map_err(|error| anyhow::anyhow!("--fail-on: {error}"))?;
+            let options = detectors::RunOptions {
+                advisories_dir: advisories,
+                ..detectors::RunOptions::default()
+            };
+            let report = detectors::Engine::default().run(&path, &detectors, &options)?;
+            let text = match format {
+                DetectFormat::Table => detectors::format_table(&report),
+                DetectFormat::Json => detectors::format_json(&report),
+                DetectFormat::Sarif => detectors::format_sarif(&report),
+            };
+            println!("{}", text.trim_end());
+            if let Some(threshold) = fail_on {
+                let worst = report
+                    .findings
+                    .iter()
+                    .filter_map(|finding| finding.severity.as_str().parse::<domain::Severity>().ok())
+                    .min();
+                if worst.is_some_and(|worst| worst <= threshold) {
+                    return Err(anyhow::anyhow!(
+                        "findings at or above {threshold}; failing as asked by --fail-on"
+                    ));
+                }
+            }
         }
         Command::Migrate => {
             infrastructure::db::prepare(&config.database_url, 2).await?;

@@ -125,3 +125,64 @@ async fn migrate_is_idempotent() {
         .await
         .unwrap();
 }
+
+fn detect(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_insight"))
+        .arg("detect")
+        .args(args)
+        .output()
+        .expect("insight runs")
+}
+
+fn problem_folder() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("app.js"),
+        "function f(a, b) {\n  debugger;\n  if (a == b) return eval('1');\n}\n",
+    )
+    .unwrap();
+    dir
+}
+
+#[test]
+fn detect_prints_findings_as_a_table_json_or_sarif() {
+    let dir = problem_folder();
+    let path = dir.path().to_str().unwrap();
+
+    let table = detect(&[path]);
+    assert!(table.status.success());
+    let text = String::from_utf8(table.stdout).unwrap();
+    assert!(text.contains("app.js:2:3") && text.contains("no-debugger"), "{text}");
+
+    let json = detect(&[path, "--format", "json", "--detectors", "eslint"]);
+    let report: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let rules: Vec<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|finding| finding["ruleId"].as_str().unwrap())
+        .collect();
+    assert!(rules.contains(&"no-debugger") && rules.contains(&"eqeqeq"), "{rules:?}");
+    assert!(rules.iter().all(|rule| !rule.starts_with("security")), "only eslint ran");
+
+    let sarif = detect(&[path, "--format", "sarif"]);
+    let log: serde_json::Value = serde_json::from_slice(&sarif.stdout).unwrap();
+    assert_eq!(log["version"], "2.1.0");
+    assert!(!log["runs"][0]["results"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn detect_refuses_unknown_detectors_and_fails_on_a_threshold_when_asked() {
+    let dir = problem_folder();
+    let path = dir.path().to_str().unwrap();
+    let unknown = detect(&[path, "--detectors", "telepathy"]);
+    assert!(!unknown.status.success());
+    let stderr = String::from_utf8_lossy(&unknown.stderr);
+    assert!(stderr.contains("telepathy") && stderr.contains("eslint"), "{stderr}");
+
+    assert!(!detect(&[path, "--fail-on", "high"]).status.success());
+    assert!(detect(&[path, "--fail-on", "critical"]).status.success());
+    let clean = tempfile::tempdir().unwrap();
+    std::fs::write(clean.path().join("ok.js"), "export const answer = 42;\n").unwrap();
+    assert!(detect(&[clean.path().to_str().unwrap(), "--fail-on", "info"]).status.success());
+}
