@@ -15,6 +15,8 @@ use domain::{Analysis, NoServices, Project};
 use infrastructure::engine::DetectorsEngine;
 use infrastructure::messaging::{NatsCancelSignal, Topology};
 use infrastructure::relay::{Relay, RelayHandle};
+use infrastructure::source::archive::ArchiveLimits;
+use infrastructure::source::uploads::{AnySourceFetcher, PgUploadStore};
 use infrastructure::source::{GitLimits, GitSourceFetcher};
 use infrastructure::worker::{Worker, WorkerHandle, WorkerSettings};
 use infrastructure::{
@@ -60,6 +62,8 @@ pub struct Services {
     pub barrier: CheckpointBarrier,
     /// Wakes this process's projectors when its commands append events.
     pub notifier: EventNotifier,
+    pub uploads: Arc<PgUploadStore>,
+    pub archive_limits: ArchiveLimits,
 }
 
 impl Services {
@@ -79,6 +83,11 @@ impl Services {
             )
             .with_notifier(notifier.clone()),
         );
+        let archive_limits = ArchiveLimits {
+            max_files: config.max_upload_files,
+            max_bytes: config.max_source_bytes,
+        };
+        let uploads = Arc::new(PgUploadStore::new(pool.clone(), archive_limits));
         Self {
             identity: IdentityService::new(
                 Arc::new(PgIdentityStore::new(pool.clone())),
@@ -95,9 +104,12 @@ impl Services {
                 Arc::new(infrastructure::detector_catalog::RegistryDetectorCatalog::default()),
                 Arc::new(barrier.clone()),
                 clock,
-            ),
+            )
+            .with_uploads(uploads.clone()),
             barrier,
             notifier,
+            uploads,
+            archive_limits,
             pool,
         }
     }
@@ -223,10 +235,14 @@ impl Application {
             (Some(client), true) => {
                 let jobs = AnalysisJobs::new(
                     services.analyses.clone(),
-                    Arc::new(GitSourceFetcher::new(GitLimits {
-                        timeout: config.git_timeout,
-                        max_bytes: config.max_source_bytes,
-                    })),
+                    Arc::new(AnySourceFetcher {
+                        git: GitSourceFetcher::new(GitLimits {
+                            timeout: config.git_timeout,
+                            max_bytes: config.max_source_bytes,
+                        }),
+                        uploads: services.uploads.clone(),
+                        limits: services.archive_limits,
+                    }),
                     Arc::new(DetectorsEngine::default()),
                     RetryPolicy {
                         delays: config.retry_delays.clone(),
@@ -257,6 +273,8 @@ impl Application {
                 projects: services.projects.clone(),
                 analyses: services.analyses.clone(),
                 read_pool: pool.clone(),
+                uploads: services.uploads.clone(),
+                max_upload_bytes: config.max_upload_bytes,
                 probes: Arc::new(vec![
                     Arc::new(PostgresProbe(pool.clone())),
                     Arc::new(NatsProbe(nats)),

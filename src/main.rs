@@ -174,7 +174,9 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 let worst = report
                     .findings
                     .iter()
-                    .filter_map(|finding| finding.severity.as_str().parse::<domain::Severity>().ok())
+                    .filter_map(|finding| {
+                        finding.severity.as_str().parse::<domain::Severity>().ok()
+                    })
                     .min();
                 if worst.is_some_and(|worst| worst <= threshold) {
                     return Err(anyhow::anyhow!(

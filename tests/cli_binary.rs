@@ -152,7 +152,10 @@ fn detect_prints_findings_as_a_table_json_or_sarif() {
     let table = detect(&[path]);
     assert!(table.status.success());
     let text = String::from_utf8(table.stdout).unwrap();
-    assert!(text.contains("app.js:2:3") && text.contains("no-debugger"), "{text}");
+    assert!(
+        text.contains("app.js:2:3") && text.contains("no-debugger"),
+        "{text}"
+    );
 
     let json = detect(&[path, "--format", "json", "--detectors", "eslint"]);
     let report: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
@@ -162,8 +165,14 @@ fn detect_prints_findings_as_a_table_json_or_sarif() {
         .iter()
         .map(|finding| finding["ruleId"].as_str().unwrap())
         .collect();
-    assert!(rules.contains(&"no-debugger") && rules.contains(&"eqeqeq"), "{rules:?}");
-    assert!(rules.iter().all(|rule| !rule.starts_with("security")), "only eslint ran");
+    assert!(
+        rules.contains(&"no-debugger") && rules.contains(&"eqeqeq"),
+        "{rules:?}"
+    );
+    assert!(
+        rules.iter().all(|rule| !rule.starts_with("security")),
+        "only eslint ran"
+    );
 
     let sarif = detect(&[path, "--format", "sarif"]);
     let log: serde_json::Value = serde_json::from_slice(&sarif.stdout).unwrap();
@@ -178,11 +187,18 @@ fn detect_refuses_unknown_detectors_and_fails_on_a_threshold_when_asked() {
     let unknown = detect(&[path, "--detectors", "telepathy"]);
     assert!(!unknown.status.success());
     let stderr = String::from_utf8_lossy(&unknown.stderr);
-    assert!(stderr.contains("telepathy") && stderr.contains("eslint"), "{stderr}");
+    assert!(
+        stderr.contains("telepathy") && stderr.contains("eslint"),
+        "{stderr}"
+    );
 
     assert!(!detect(&[path, "--fail-on", "high"]).status.success());
     assert!(detect(&[path, "--fail-on", "critical"]).status.success());
     let clean = tempfile::tempdir().unwrap();
     std::fs::write(clean.path().join("ok.js"), "export const answer = 42;\n").unwrap();
-    assert!(detect(&[clean.path().to_str().unwrap(), "--fail-on", "info"]).status.success());
+    assert!(
+        detect(&[clean.path().to_str().unwrap(), "--fail-on", "info"])
+            .status
+            .success()
+    );
 }

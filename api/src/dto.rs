@@ -123,12 +123,26 @@ pub struct SubmitAnalysisRequest {
     pub source: Option<SourceRequest>,
 }
 
-/// Analyse another commit or branch than the project's own.
+/// Analyse another commit or branch than the project's own, or an uploaded archive.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SourceRequest {
     pub git_commit: Option<String>,
     pub git_branch: Option<String>,
+    /// From `POST /api/insight/uploads`; excludes `gitCommit` and `gitBranch`.
+    pub upload_id: Option<Uuid>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UploadCreated {
+    pub success: bool,
+    pub upload_id: Uuid,
+    /// `tar.gz` or `zip`.
+    pub format: String,
+    pub size_bytes: u64,
+    pub files: u64,
+    pub expanded_bytes: u64,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

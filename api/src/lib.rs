@@ -33,7 +33,7 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// The whole HTTP application.
 pub fn app(state: AppState) -> Router {
-    let (routes, document) = routes::router();
+    let (routes, document) = routes::router(state.max_upload_bytes);
     let request_id = HeaderName::from_static(extract::REQUEST_ID_HEADER);
     routes
         .route(

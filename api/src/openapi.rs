@@ -38,5 +38,5 @@ impl Modify for BearerAuth {
 
 /// The OpenAPI document as served at `/api/openapi.json` (and held by a snapshot test).
 pub fn document() -> utoipa::openapi::OpenApi {
-    crate::routes::router().1
+    crate::routes::router(crate::MAX_BODY_BYTES).1
 }

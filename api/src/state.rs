@@ -1,6 +1,6 @@
 use std::sync::Arc;
 
-use application::{AnalysisService, IdentityService, ProjectService};
+use application::{AnalysisService, IdentityService, ProjectService, UploadStore};
 use sqlx::PgPool;
 
 /// What a NATS (or other dependency) readiness check needs to answer.
@@ -19,5 +19,8 @@ pub struct AppState {
     pub projects: ProjectService,
     pub analyses: AnalysisService,
     pub read_pool: PgPool,
+    pub uploads: Arc<dyn UploadStore>,
+    /// Largest upload accepted, in bytes.
+    pub max_upload_bytes: usize,
     pub probes: Arc<Vec<Arc<dyn ReadinessProbe>>>,
 }

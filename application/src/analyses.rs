@@ -12,7 +12,7 @@ use crate::error::{AppError, StoreError};
 use crate::metadata::{Actor, CommandMetadata};
 use crate::ports::{
     AggregateRepository, CancelSignal, Clock, DetectorCatalog, EventPosition, ReadModel,
-    ReadModelBarrier,
+    ReadModelBarrier, UploadStore,
 };
 use domain::analysis::AnalysisSource;
 use domain::{
@@ -28,6 +28,8 @@ const IDEMPOTENCY_NAMESPACE: Uuid = Uuid::from_u128(0x6f1c_2a4e_9d1b_4c57_8e0a_5
 pub struct SourceOverride {
     pub git_commit: Option<GitCommit>,
     pub git_branch: Option<GitBranch>,
+    /// Analyse this uploaded archive instead of the git remote.
+    pub upload_id: Option<Uuid>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -56,6 +58,7 @@ pub struct AnalysisService {
     barrier: Arc<dyn ReadModelBarrier>,
     clock: Arc<dyn Clock>,
     cancel_signal: Option<Arc<dyn CancelSignal>>,
+    uploads: Option<Arc<dyn UploadStore>>,
 }
 
 impl AnalysisService {
@@ -73,7 +76,14 @@ impl AnalysisService {
             barrier,
             clock,
             cancel_signal: None,
+            uploads: None,
         }
+    }
+
+    /// Lets analyses read uploaded archives.
+    pub fn with_uploads(mut self, uploads: Arc<dyn UploadStore>) -> Self {
+        self.uploads = Some(uploads);
+        self
     }
 
     /// Signals running jobs when a cancel is recorded.
@@ -120,7 +130,17 @@ impl AnalysisService {
         if project.archived {
             return Err(AppError::Conflict("project is archived".into()));
         }
-        let source = source_for(&project, request.source.unwrap_or_default());
+        let overrides = request.source.unwrap_or_default();
+        if let Some(upload_id) = overrides.upload_id {
+            let known = match &self.uploads {
+                Some(uploads) => uploads.belongs_to(user, upload_id).await?,
+                None => false,
+            };
+            if !known {
+                return Err(AppError::NotFound { resource: "upload" });
+            }
+        }
+        let source = source_for(&project, overrides);
         let project_name = project
             .name
             .as_ref()
@@ -405,6 +425,9 @@ fn validate_path(path: String) -> Result<String, AppError> {
 }
 
 fn source_for(project: &Project, overrides: SourceOverride) -> AnalysisSource {
+    if let Some(upload_id) = overrides.upload_id {
+        return AnalysisSource::Upload { upload_id };
+    }
     let git_branch = overrides
         .git_branch
         .unwrap_or_else(|| project.git_branch.clone());

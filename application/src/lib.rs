@@ -22,6 +22,6 @@ pub use identity::{
 pub use metadata::{Actor, CommandMetadata};
 pub use ports::{
     AggregateRepository, CancelSignal, Clock, DetectorCatalog, EventPosition, IdentityStore,
-    ReadModel, ReadModelBarrier,
+    ReadModel, ReadModelBarrier, UploadReceipt, UploadStore,
 };
 pub use projects::{CreateProject, ProjectService};

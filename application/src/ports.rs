@@ -109,3 +109,22 @@ pub trait IdentityStore: Send + Sync {
 pub trait CancelSignal: Send + Sync {
     async fn cancelled(&self, analysis_id: domain::AnalysisId);
 }
+
+/// What an accepted upload holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadReceipt {
+    pub upload_id: uuid::Uuid,
+    pub format: String,
+    pub size_bytes: u64,
+    pub files: u64,
+    pub expanded_bytes: u64,
+}
+
+/// Uploaded source archives: checked when stored (a hostile or oversized archive is refused
+/// with `AppError::InvalidInput`), read back by workers.
+#[async_trait]
+pub trait UploadStore: Send + Sync {
+    async fn store(&self, owner: UserId, bytes: Vec<u8>) -> Result<UploadReceipt, crate::AppError>;
+    async fn belongs_to(&self, owner: UserId, upload_id: uuid::Uuid) -> Result<bool, StoreError>;
+    async fn content(&self, upload_id: uuid::Uuid) -> Result<Option<Vec<u8>>, StoreError>;
+}

@@ -41,8 +41,12 @@ pub struct Config {
     pub retry_delays: Vec<Duration>,
     /// `GIT_TIMEOUT_SECS`: bound on one fetch and checkout.
     pub git_timeout: Duration,
-    /// `MAX_SOURCE_MB`: bound on a checked-out tree.
+    /// `MAX_SOURCE_MB`: bound on a checked-out or extracted tree.
     pub max_source_bytes: u64,
+    /// `UPLOAD_MAX_MB`: largest archive `POST /api/insight/uploads` accepts.
+    pub max_upload_bytes: usize,
+    /// `UPLOAD_MAX_FILES`: most files an archive may hold.
+    pub max_upload_files: u64,
 }
 
 impl Config {
@@ -70,6 +74,8 @@ impl Config {
             retry_delays: durations("RETRY_DELAYS", "5s,30s,2m")?,
             git_timeout: Duration::from_secs(parsed("GIT_TIMEOUT_SECS", 120)?),
             max_source_bytes: parsed::<u64>("MAX_SOURCE_MB", 512)? * 1024 * 1024,
+            max_upload_bytes: parsed::<usize>("UPLOAD_MAX_MB", 50)? * 1024 * 1024,
+            max_upload_files: parsed("UPLOAD_MAX_FILES", 100_000)?,
         })
     }
 

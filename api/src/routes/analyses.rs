@@ -18,7 +18,14 @@ use projections::queries::{AnalysisFilter, IssueFilter};
 pub const IDEMPOTENCY_KEY_HEADER: &str = "idempotency-key";
 
 fn parse_source(source: SourceRequest) -> Result<SourceOverride, ApiError> {
+    if source.upload_id.is_some() && (source.git_commit.is_some() || source.git_branch.is_some()) {
+        return Err(ApiError::bad_field(
+            "source",
+            "give either uploadId or gitCommit/gitBranch, not both",
+        ));
+    }
     Ok(SourceOverride {
+        upload_id: source.upload_id,
         git_commit: source
             .git_commit
             .as_deref()

@@ -4,6 +4,7 @@ pub mod analyses;
 pub mod health;
 pub mod projects;
 pub mod tokens;
+pub mod uploads;
 
 use axum::Router;
 use utoipa::openapi::OpenApi as OpenApiDocument;
@@ -14,8 +15,13 @@ use crate::openapi::ApiDoc;
 use crate::state::AppState;
 
 /// Every route, and the OpenAPI document generated from their annotations.
-pub fn router() -> (Router<AppState>, OpenApiDocument) {
+/// `max_upload_bytes` bounds the upload route's body; every other body is bounded by
+/// `MAX_BODY_BYTES` (set on the whole app).
+pub fn router(max_upload_bytes: usize) -> (Router<AppState>, OpenApiDocument) {
     use utoipa::OpenApi;
+    let uploads = OpenApiRouter::new()
+        .routes(routes!(uploads::upload_archive))
+        .layer(axum::extract::DefaultBodyLimit::max(max_upload_bytes));
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
@@ -27,5 +33,6 @@ pub fn router() -> (Router<AppState>, OpenApiDocument) {
         .routes(routes!(analyses::get_analysis))
         .routes(routes!(analyses::list_analyses))
         .routes(routes!(analyses::cancel_analysis))
+        .merge(uploads)
         .split_for_parts()
 }

@@ -16,6 +16,8 @@ pub enum AnalysisSource {
         /// None: the branch head, resolved by the worker when it fetches.
         git_commit: Option<String>,
     },
+    /// An archive the user uploaded (`POST /api/insight/uploads`).
+    Upload { upload_id: uuid::Uuid },
 }
 
 /// Facts about an analysis, in the past tense. Never edited; new shapes get a new version and an

@@ -173,7 +173,10 @@ impl SourceFetcher for GitSourceFetcher {
             git_remote,
             git_branch,
             git_commit,
-        } = source;
+        } = source
+        else {
+            return Err(SourceError("not a git source".into()));
+        };
         let dir = tempfile::Builder::new()
             .prefix("insight-source-")
             .tempdir()
