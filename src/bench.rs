@@ -6,7 +6,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use clap::{Args, Subcommand};
 use domain::{AnalysisId, Finding, Severity};
 use hdrhistogram::Histogram;
@@ -19,10 +18,27 @@ use uuid::Uuid;
 
 use crate::{Application, Roles};
 
+use anyhow::Context as _;
+
 #[derive(Subcommand)]
 pub enum BenchCommand {
     /// Core: POST /analysis throughput beside raw Postgres inserts, issue pages, projection lag.
     Core(CoreArgs),
+    /// Pipeline: many analyses of a real repository end to end; relay beside raw JetStream.
+    Pipeline(PipelineArgs),
+}
+
+#[derive(Args, Clone)]
+pub struct PipelineArgs {
+    /// Analyses submitted at once.
+    #[arg(long, default_value_t = 200)]
+    analyses: usize,
+    /// Events in the log for the relay measurement.
+    #[arg(long, default_value_t = 20_000)]
+    relay_events: i64,
+    /// Keep the benchmark database afterwards.
+    #[arg(long)]
+    keep: bool,
 }
 
 #[derive(Args, Clone)]
@@ -47,6 +63,7 @@ pub struct CoreArgs {
 pub async fn run(command: BenchCommand, config: Config) -> anyhow::Result<()> {
     match command {
         BenchCommand::Core(args) => core(args, config).await,
+        BenchCommand::Pipeline(args) => pipeline(args, config).await,
     }
 }
 
@@ -454,4 +471,265 @@ async fn wait_for_issues(app: &Application, id: AnalysisId, expected: u32) -> an
         anyhow::ensure!(Instant::now() < deadline, "issues not projected in time");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+fn git_in(dir: &std::path::Path, args: &[&str]) -> anyhow::Result<()> {
+    let status = std::process::Command::new("git")
+        .args([
+            "-c",
+            "user.email=bench@example.com",
+            "-c",
+            "user.name=bench",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .status()?;
+    anyhow::ensure!(status.success(), "git {args:?} failed");
+    Ok(())
+}
+
+/// A small real repository: a few dozen JS and TS files with the usual problems in them.
+fn small_repository() -> anyhow::Result<tempfile::TempDir> {
+    let dir = tempfile::tempdir()?;
+    git_in(dir.path(), &["init", "-q", "-b", "main"])?;
+    for index in 0..40 {
+        let folder = dir.path().join(format!("src/feature{}", index % 5));
+        std::fs::create_dir_all(&folder)?;
+        std::fs::write(
+            folder.join(format!("module{index}.ts")),
+            format!(
+                "import {{ readFileSync }} from 'fs';\n\
+                 export async function load{index}(paths: string[], key: string) {{\n\
+                 \x20 const out = [];\n\
+                 \x20 for (const p of paths) {{\n\
+                 \x20   if (p == key) {{ debugger; }}\n\
+                 \x20   out.push(await fetch(p));\n\
+                 \x20   readFileSync(p);\n\
+                 \x20 }}\n\
+                 \x20 return eval('out');\n\
+                 }}\n"
+            ),
+        )?;
+    }
+    git_in(dir.path(), &["add", "."])?;
+    git_in(dir.path(), &["commit", "-q", "-m", "bench"])?;
+    Ok(dir)
+}
+
+async fn pipeline(args: PipelineArgs, config: Config) -> anyhow::Result<()> {
+    let (database_url, maintenance_url, database_name) = bench_database_url(&config);
+    let mut config = config.with_database_url(&database_url);
+    config.bind_addr = "127.0.0.1:0".parse()?;
+    config.nats_prefix = format!("bench{}", &Uuid::new_v4().simple().to_string()[..8]);
+    eprintln!(
+        "bench database: {database_name}, subjects {}.>",
+        config.nats_prefix
+    );
+    let app = Application::build(&config, Roles::default()).await?;
+    let result = pipeline_on(&args, &config, &app).await;
+    app.stop().await?;
+    let client = async_nats::connect(&config.nats_url).await?;
+    let jetstream = async_nats::jetstream::new(client);
+    for prefix in [
+        config.nats_prefix.clone(),
+        format!("{}r", config.nats_prefix),
+        format!("{}raw", config.nats_prefix),
+    ] {
+        let topology = infrastructure::messaging::Topology::new(prefix);
+        let _ = jetstream.delete_stream(topology.stream_name()).await;
+    }
+    if !args.keep {
+        let mut admin = PgConnection::connect(&maintenance_url).await?;
+        admin
+            .execute(format!("DROP DATABASE IF EXISTS \"{database_name}\" WITH (FORCE)").as_str())
+            .await?;
+    }
+    result
+}
+
+async fn pipeline_on(
+    args: &PipelineArgs,
+    config: &Config,
+    app: &Application,
+) -> anyhow::Result<()> {
+    use futures::StreamExt;
+    let base = format!("http://{}", app.address.context("API not bound")?);
+    let email = application::Email::parse(&format!("bench-{}@example.com", Uuid::new_v4()))?;
+    let (_, token) = app
+        .services
+        .identity
+        .create_user(email, application::Plan::Enterprise)
+        .await?;
+    let token = token.token.expose().to_string();
+    let client = reqwest::Client::new();
+    let repo = small_repository()?;
+    let project: Value = client
+        .post(format!("{base}/api/insight/projects"))
+        .bearer_auth(&token)
+        .json(&json!({"name": "bench", "gitRemote": repo.path().to_str().context("utf-8 path")?}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let project_id = project["project"]["id"].clone();
+
+    // Completions as an outside subscriber sees them.
+    let nats = async_nats::connect(&config.nats_url).await?;
+    let mut completed = nats
+        .subscribe(format!(
+            "{}.events.analysis.completed.*",
+            config.nats_prefix
+        ))
+        .await?;
+
+    println!(
+        "== (a) {} analyses of a {}-file repository submitted at once",
+        args.analyses, 40
+    );
+    println!(
+        "   worker concurrency {} per process, one process",
+        config.worker_concurrency
+    );
+    let started = Instant::now();
+    let submissions = futures::stream::iter(0..args.analyses)
+        .map(|_| {
+            let client = client.clone();
+            let token = token.clone();
+            let url = format!("{base}/api/insight/analysis");
+            let body = json!({"projectId": project_id, "detectors": ["eslint", "security", "performance", "typescript"]});
+            async move {
+                let response = client.post(&url).bearer_auth(&token).json(&body).send().await?;
+                anyhow::ensure!(response.status() == 201, "submit answered {}", response.status());
+                let body: Value = response.json().await?;
+                anyhow::Ok((body["analysisId"].as_str().unwrap_or_default().to_string(), Instant::now()))
+            }
+        })
+        .buffer_unordered(32)
+        .collect::<Vec<_>>()
+        .await;
+    let mut submitted = std::collections::HashMap::new();
+    for submission in submissions {
+        let (id, at) = submission?;
+        submitted.insert(id, at);
+    }
+    let submit_seconds = started.elapsed().as_secs_f64();
+    let mut latencies = Latencies::new();
+    let mut done = std::collections::HashSet::new();
+    let deadline = Instant::now() + Duration::from_secs(1800);
+    while done.len() < submitted.len() {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        let message = tokio::time::timeout(remaining, completed.next())
+            .await
+            .context("not every analysis completed in time")?
+            .context("subscription ended")?;
+        let body: Value = serde_json::from_slice(&message.payload)?;
+        let id = body["subject"].as_str().unwrap_or_default().to_string();
+        if let Some(at) = submitted.get(&id) {
+            if done.insert(id) {
+                latencies.record(at.elapsed());
+            }
+        }
+    }
+    let total = started.elapsed().as_secs_f64();
+    let failed: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM rm_analyses WHERE status <> 'COMPLETED'")
+            .fetch_one(&app.services.pool)
+            .await?;
+    println!("   submitted all in {submit_seconds:.2} s; all {} completed in {total:.2} s; not completed: {failed}", done.len());
+    println!(
+        "   {:.1} analyses/s; submission → COMPLETED (seen on NATS) p50 {:.0} ms, p99 {:.0} ms",
+        done.len() as f64 / total,
+        latencies.ms(0.50),
+        latencies.ms(0.99)
+    );
+
+    relay_against_raw(args, config, app).await
+}
+
+/// The relay catching up a log of `relay_events` events, beside raw JetStream
+/// publish-with-ack of the same bodies with the same window, in the same run.
+async fn relay_against_raw(
+    args: &PipelineArgs,
+    config: &Config,
+    app: &Application,
+) -> anyhow::Result<()> {
+    use infrastructure::messaging::{ensure_stream, Topology};
+    use infrastructure::relay::Relay;
+    let pool = &app.services.pool;
+    let window = 256;
+    println!();
+    println!("== (b) relay throughput beside raw JetStream publish-with-ack (window {window})");
+    // Events of an aggregate type no projector reads, with valid metadata and a body about the
+    // size of a worker's progress event plus some.
+    sqlx::query(
+        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, \
+             payload, metadata) \
+         SELECT 'BenchLoad', 'bench-' || (n / 100), n % 100 + 1, 'BenchLoadRecorded', '1.0', \
+                jsonb_build_object('BenchLoadRecorded', jsonb_build_object('progress', n % 100, 'note', repeat('x', 200), \
+                    'at', now())), \
+                jsonb_build_object('actor', 'system:bench', 'correlation_id', gen_random_uuid(), \
+                    'command_id', gen_random_uuid()) \
+           FROM generate_series(1, $1) AS n",
+    )
+    .bind(args.relay_events)
+    .execute(pool)
+    .await?;
+    let in_log: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
+        .fetch_one(pool)
+        .await?;
+
+    let client = async_nats::connect(&config.nats_url).await?;
+    let jetstream = async_nats::jetstream::new(client);
+    let topology = Topology::new(format!("{}r", config.nats_prefix));
+    ensure_stream(&jetstream, &topology).await?;
+    let relay = Relay::new(
+        pool.clone(),
+        config.database_url.clone(),
+        jetstream.clone(),
+        topology.clone(),
+        window,
+    );
+    let started = Instant::now();
+    let mut position = relay.checkpoint().await?;
+    let relayed = relay.relay_window(&mut position).await?;
+    let relay_seconds = started.elapsed().as_secs_f64();
+    let relay_rate = relayed as f64 / relay_seconds;
+
+    // Raw: the same number of messages, bodies of the same size, same headers, same window.
+    let raw = Topology::new(format!("{}raw", config.nats_prefix));
+    ensure_stream(&jetstream, &raw).await?;
+    let body = vec![b'x'; 420];
+    let started = Instant::now();
+    let mut sent = 0usize;
+    // The same sliding window as the relay: at most `window` acks outstanding.
+    let mut outstanding = futures::stream::FuturesOrdered::new();
+    while sent < relayed {
+        if outstanding.len() >= window as usize {
+            if let Some(ack) = futures::StreamExt::next(&mut outstanding).await {
+                let _: async_nats::jetstream::publish::PublishAck = ack?;
+            }
+        }
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert("Nats-Msg-Id", Uuid::new_v4().to_string().as_str());
+        let ack = jetstream
+            .publish_with_headers(
+                format!("{}.events.raw.x.{sent}", raw.prefix),
+                headers,
+                body.clone().into(),
+            )
+            .await?;
+        outstanding.push_back(std::future::IntoFuture::into_future(ack));
+        sent += 1;
+    }
+    while let Some(ack) = futures::StreamExt::next(&mut outstanding).await {
+        ack?;
+    }
+    let raw_rate = sent as f64 / started.elapsed().as_secs_f64();
+    println!("   relay: {relayed} events (log holds {in_log}) in {relay_seconds:.2} s = {relay_rate:.0} events/s");
+    println!("   raw JetStream publish-with-ack: {sent} messages = {raw_rate:.0} messages/s");
+    println!(
+        "   ratio relay/raw = {:.2} (target at least 0.5)",
+        relay_rate / raw_rate
+    );
+    Ok(())
 }

@@ -1,7 +1,7 @@
 //! The public shape of domain events on NATS (documented in docs/events.md): subjects
 //! `<prefix>.events.<aggregate>.<event>.<id>` and a CloudEvents-style JSON body, version 1.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::catch_up::StoredEvent;
 
@@ -81,8 +81,28 @@ fn camel_case_keys(value: Value) -> Value {
     }
 }
 
-/// The message body of one event.
-pub fn envelope(event: &StoredEvent) -> Value {
+/// The message body (version 1), field by field; serialised without building a JSON tree.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Envelope<'a> {
+    specversion: &'static str,
+    version: u32,
+    id: String,
+    #[serde(rename = "type")]
+    event_type: String,
+    source: String,
+    subject: &'a str,
+    time: String,
+    datacontenttype: &'static str,
+    sequence: i64,
+    event_version: &'a str,
+    correlation_id: Option<&'a Value>,
+    causation_id: Option<&'a Value>,
+    actor: Option<&'a Value>,
+    data: Value,
+}
+
+fn body_of(event: &StoredEvent) -> Envelope<'_> {
     // The stored payload is `{"EventType": {...fields}}`; the body carries the fields.
     let data = match &event.payload {
         Value::Object(outer) if outer.len() == 1 => {
@@ -90,30 +110,34 @@ pub fn envelope(event: &StoredEvent) -> Value {
         }
         other => other.clone(),
     };
-    let metadata = event.metadata.as_object().cloned().unwrap_or_default();
-    let text = |key: &str| metadata.get(key).cloned().unwrap_or(Value::Null);
-    let mut body = Map::new();
-    body.insert("specversion".into(), "1.0".into());
-    body.insert("version".into(), MESSAGE_VERSION.into());
-    body.insert("id".into(), event.event_id.to_string().into());
-    body.insert(
-        "type".into(),
-        public_type(&event.aggregate_type, &event.event_type).into(),
-    );
-    body.insert(
-        "source".into(),
-        format!("/insight/{}", aggregate_token(&event.aggregate_type)).into(),
-    );
-    body.insert("subject".into(), event.aggregate_id.clone().into());
-    body.insert("time".into(), event.recorded_at.to_rfc3339().into());
-    body.insert("datacontenttype".into(), "application/json".into());
-    body.insert("sequence".into(), event.sequence.into());
-    body.insert("eventVersion".into(), event.event_version.clone().into());
-    body.insert("correlationId".into(), text("correlation_id"));
-    body.insert("causationId".into(), text("causation_id"));
-    body.insert("actor".into(), text("actor"));
-    body.insert("data".into(), camel_case_keys(data));
-    Value::Object(body)
+    let metadata = event.metadata.as_object();
+    let member = |key: &str| metadata.and_then(|map| map.get(key));
+    Envelope {
+        specversion: "1.0",
+        version: MESSAGE_VERSION,
+        id: event.event_id.to_string(),
+        event_type: public_type(&event.aggregate_type, &event.event_type),
+        source: format!("/insight/{}", aggregate_token(&event.aggregate_type)),
+        subject: &event.aggregate_id,
+        time: event.recorded_at.to_rfc3339(),
+        datacontenttype: "application/json",
+        sequence: event.sequence,
+        event_version: &event.event_version,
+        correlation_id: member("correlation_id"),
+        causation_id: member("causation_id"),
+        actor: member("actor"),
+        data: camel_case_keys(data),
+    }
+}
+
+/// The message body of one event, as JSON bytes.
+pub fn envelope_bytes(event: &StoredEvent) -> Result<Vec<u8>, serde_json::Error> {
+    serde_json::to_vec(&body_of(event))
+}
+
+/// The message body of one event, as a JSON value.
+pub fn envelope(event: &StoredEvent) -> Value {
+    serde_json::to_value(body_of(event)).unwrap_or(Value::Null)
 }
 
 #[cfg(test)]

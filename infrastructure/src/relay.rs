@@ -9,17 +9,18 @@ use std::time::Duration;
 use application::EventPosition;
 use async_nats::jetstream;
 use async_nats::HeaderMap;
+use futures::stream::FuturesOrdered;
+use futures::StreamExt;
 use sqlx::{Connection, PgConnection, PgPool};
+use std::future::IntoFuture;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::catch_up::{
-    advance_checkpoint, ensure_checkpoint, load_checkpoint, CatchUpReader, EventNotifier,
+    advance_checkpoint, ensure_checkpoint, load_checkpoint, Batch, CatchUpReader, EventNotifier,
 };
 use crate::messaging::Topology;
 use crate::public_events;
-
-const CHECKPOINT: &str = "relay";
 
 #[derive(Debug, thiserror::Error)]
 pub enum RelayError {
@@ -32,11 +33,13 @@ pub enum RelayError {
 }
 
 pub struct Relay {
+    checkpoint: String,
     pool: PgPool,
     database_url: String,
     jetstream: jetstream::Context,
     topology: Topology,
     reader: CatchUpReader,
+    window: usize,
 }
 
 pub struct RelayHandle {
@@ -52,6 +55,16 @@ impl RelayHandle {
 }
 
 impl Relay {
+    /// One checkpoint per subject prefix: `relay` for the default `insight`, `relay:<prefix>`
+    /// otherwise (a second deployment or a benchmark publishing the same log elsewhere).
+    pub fn checkpoint_name(topology: &Topology) -> String {
+        if topology.prefix == "insight" {
+            "relay".to_string()
+        } else {
+            format!("relay:{}", topology.prefix)
+        }
+    }
+
     /// `window`: events published before awaiting their acks (at most a few hundred).
     pub fn new(
         pool: PgPool,
@@ -60,12 +73,16 @@ impl Relay {
         topology: Topology,
         window: i64,
     ) -> Self {
+        let checkpoint = Self::checkpoint_name(&topology);
         Self {
+            checkpoint,
             pool,
             database_url: database_url.into(),
             jetstream,
             topology,
-            reader: CatchUpReader::new(window.clamp(1, 500)),
+            // Read several windows at once; publish with at most `window` acks outstanding.
+            reader: CatchUpReader::new(window.clamp(1, 500) * 4),
+            window: window.clamp(1, 500) as usize,
         }
     }
 
@@ -76,17 +93,34 @@ impl Relay {
         &self,
         position: EventPosition,
     ) -> Result<Option<(EventPosition, usize)>, RelayError> {
-        let mut conn = self.pool.acquire().await?;
-        let batch = self.reader.read_after(&mut conn, position, &[]).await?;
-        drop(conn);
+        let batch = self.read(position).await?;
         if batch.events.is_empty() {
             return Ok(None);
         }
-        let mut acks = Vec::with_capacity(batch.events.len());
+        self.publish(&batch).await?;
+        Ok(Some((batch.scanned_to, batch.events.len())))
+    }
+
+    async fn read(&self, position: EventPosition) -> Result<Batch, RelayError> {
+        let mut conn = self.pool.acquire().await?;
+        Ok(self.reader.read_after(&mut conn, position, &[]).await?)
+    }
+
+    /// Publishes a batch in order and waits for every ack.
+    async fn publish(&self, batch: &Batch) -> Result<(), RelayError> {
+        // A sliding window: never more than `window` acks outstanding, published in order.
+        let mut outstanding: FuturesOrdered<
+            <async_nats::jetstream::context::PublishAckFuture as IntoFuture>::IntoFuture,
+        > = FuturesOrdered::new();
         for event in &batch.events {
+            if outstanding.len() >= self.window {
+                if let Some(ack) = outstanding.next().await {
+                    ack.map_err(|error| RelayError::Publish(error.to_string()))?;
+                }
+            }
             let mut headers = HeaderMap::new();
             headers.insert("Nats-Msg-Id", event.event_id.to_string().as_str());
-            let body = serde_json::to_vec(&public_events::envelope(event))
+            let body = public_events::envelope_bytes(event)
                 .map_err(|error| RelayError::Publish(error.to_string()))?;
             let ack = self
                 .jetstream
@@ -97,27 +131,41 @@ impl Relay {
                 )
                 .await
                 .map_err(|error| RelayError::Publish(error.to_string()))?;
-            acks.push(ack);
+            outstanding.push_back(ack.into_future());
         }
-        for ack in acks {
-            ack.await
-                .map_err(|error| RelayError::Publish(error.to_string()))?;
+        while let Some(ack) = outstanding.next().await {
+            ack.map_err(|error| RelayError::Publish(error.to_string()))?;
         }
-        Ok(Some((batch.scanned_to, batch.events.len())))
+        Ok(())
     }
 
-    /// Publishes one window, then moves the checkpoint; returns how many events went out.
-    pub async fn relay_window(&self, position: &mut EventPosition) -> Result<usize, RelayError> {
-        let Some((to, published)) = self.publish_after(*position).await? else {
-            return Ok(0);
-        };
+    /// The relay's checkpoint (created at the start of the log when missing).
+    pub async fn checkpoint(&self) -> Result<EventPosition, RelayError> {
         let mut conn = self.pool.acquire().await?;
-        if !advance_checkpoint(&mut conn, CHECKPOINT, *position, to, None).await? {
-            // Another relay moved it (it should not be running): follow it.
-            *position = load_checkpoint(&mut conn, CHECKPOINT).await?;
-            return Ok(0);
+        ensure_checkpoint(&mut conn, &self.checkpoint).await?;
+        Ok(load_checkpoint(&mut conn, &self.checkpoint).await?)
+    }
+
+    /// Publishes until the log holds nothing more, moving the checkpoint after each batch's
+    /// acks; returns how many events went out. The next batch is read while the current one is
+    /// being published (reads are harmless; only the checkpoint commits to anything).
+    pub async fn relay_window(&self, position: &mut EventPosition) -> Result<usize, RelayError> {
+        let mut published = 0;
+        let mut batch = self.read(*position).await?;
+        while !batch.events.is_empty() {
+            let to = batch.scanned_to;
+            let (next, sent) = tokio::join!(self.read(to), self.publish(&batch));
+            sent?;
+            let mut conn = self.pool.acquire().await?;
+            if !advance_checkpoint(&mut conn, &self.checkpoint, *position, to, None).await? {
+                // Another relay moved it (it should not be running): follow it.
+                *position = load_checkpoint(&mut conn, &self.checkpoint).await?;
+                return Ok(published);
+            }
+            *position = to;
+            published += batch.events.len();
+            batch = next?;
         }
-        *position = to;
         Ok(published)
     }
 
@@ -172,11 +220,7 @@ impl Relay {
                 let outcome = async {
                     let current = match position.as_mut() {
                         Some(current) => current,
-                        None => {
-                            let mut conn = self.pool.acquire().await?;
-                            ensure_checkpoint(&mut conn, CHECKPOINT).await?;
-                            position.insert(load_checkpoint(&mut conn, CHECKPOINT).await?)
-                        }
+                        None => position.insert(self.checkpoint().await?),
                     };
                     self.relay_window(current).await
                 };
