@@ -34,7 +34,7 @@ pub struct PipelineArgs {
     #[arg(long, default_value_t = 200)]
     analyses: usize,
     /// Events in the log for the relay measurement.
-    #[arg(long, default_value_t = 20_000)]
+    #[arg(long, default_value_t = 50_000)]
     relay_events: i64,
     /// Keep the benchmark database afterwards.
     #[arg(long)]

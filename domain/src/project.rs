@@ -31,7 +31,9 @@ pub enum ProjectCommand {
     },
 }
 
+/// Stored with camelCase field names, as published (docs/events.md).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all_fields = "camelCase")]
 pub enum ProjectEvent {
     ProjectCreated {
         project_id: ProjectId,

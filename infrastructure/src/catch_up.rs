@@ -157,18 +157,146 @@ impl CatchUpReader {
                 recorded_at: row.recorded_at.unwrap_or_default(),
             });
         }
-        let scanned_to = if events.len() as i64 >= self.batch_size {
-            events.last().map(|event| event.position).unwrap_or(after)
-        } else {
-            // Everything below the horizon has finished: nothing can still appear before it.
-            let below_horizon = EventPosition {
-                transaction_id: horizon.saturating_sub(1),
-                global_position: i64::MAX,
-            };
-            let last = events.last().map(|event| event.position).unwrap_or(after);
-            below_horizon.max(last).max(after)
-        };
+        let scanned_to = self.scanned_to(
+            after,
+            horizon,
+            events.last().map(|event| event.position),
+            events.len(),
+        );
         Ok(Batch { events, scanned_to })
+    }
+}
+
+/// An event as the relay publishes it: the event's own fields as raw JSON text, straight from
+/// Postgres (no parse and re-serialise on the way to NATS).
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct PublishedEvent {
+    #[sqlx(skip)]
+    pub position: EventPosition,
+    pub event_id: Uuid,
+    pub aggregate_type: String,
+    pub aggregate_id: String,
+    pub sequence: i64,
+    pub event_type: String,
+    pub event_version: String,
+    /// `payload -> event_type`: the fields inside the stored `{"EventType": {...}}`.
+    pub data: String,
+    pub actor: Option<String>,
+    pub correlation_id: Option<Uuid>,
+    pub causation_id: Option<Uuid>,
+    pub recorded_at: DateTime<Utc>,
+}
+
+#[derive(sqlx::FromRow)]
+struct PublishedRow {
+    horizon: String,
+    transaction_id: Option<String>,
+    global_position: Option<i64>,
+    event_id: Option<Uuid>,
+    aggregate_type: Option<String>,
+    aggregate_id: Option<String>,
+    sequence: Option<i64>,
+    event_type: Option<String>,
+    event_version: Option<String>,
+    data: Option<String>,
+    actor: Option<String>,
+    correlation_id: Option<Uuid>,
+    causation_id: Option<Uuid>,
+    recorded_at: Option<DateTime<Utc>>,
+}
+
+/// A batch of events to publish, and how far the log has been scanned (as in `Batch`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PublishBatch {
+    pub events: Vec<PublishedEvent>,
+    pub scanned_to: EventPosition,
+}
+
+impl CatchUpReader {
+    /// Like `read_after` (same order, same horizon), shaped for publishing.
+    pub async fn read_for_publishing(
+        &self,
+        conn: &mut PgConnection,
+        after: EventPosition,
+    ) -> Result<PublishBatch, CatchUpError> {
+        let rows: Vec<PublishedRow> = sqlx::query_as(
+            "WITH horizon AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin) \
+             SELECT h.xmin::text AS horizon, e.transaction_id::text AS transaction_id, \
+                    e.global_position, e.event_id, e.aggregate_type, e.aggregate_id, e.sequence, \
+                    e.event_type, e.event_version, (e.payload -> e.event_type)::text AS data, \
+                    e.actor, e.correlation_id, e.causation_id, e.recorded_at \
+               FROM horizon h \
+               LEFT JOIN LATERAL ( \
+                    SELECT * FROM events \
+                     WHERE (transaction_id, global_position) > ($1::text::xid8, $2) \
+                       AND transaction_id < h.xmin \
+                     ORDER BY transaction_id, global_position \
+                     LIMIT $3) e ON true",
+        )
+        .bind(after.transaction_id.to_string())
+        .bind(after.global_position)
+        .bind(self.batch_size)
+        .fetch_all(conn)
+        .await?;
+        let horizon = match rows.first() {
+            Some(row) => parse_xid(&row.horizon)?,
+            None => {
+                return Ok(PublishBatch {
+                    events: Vec::new(),
+                    scanned_to: after,
+                })
+            }
+        };
+        let mut events = Vec::with_capacity(rows.len());
+        for row in rows {
+            let (Some(transaction_id), Some(global_position), Some(event_id)) =
+                (row.transaction_id, row.global_position, row.event_id)
+            else {
+                continue;
+            };
+            events.push(PublishedEvent {
+                position: EventPosition {
+                    transaction_id: parse_xid(&transaction_id)?,
+                    global_position,
+                },
+                event_id,
+                aggregate_type: row.aggregate_type.unwrap_or_default(),
+                aggregate_id: row.aggregate_id.unwrap_or_default(),
+                sequence: row.sequence.unwrap_or_default(),
+                event_type: row.event_type.unwrap_or_default(),
+                event_version: row.event_version.unwrap_or_default(),
+                data: row.data.unwrap_or_else(|| "null".to_string()),
+                actor: row.actor,
+                correlation_id: row.correlation_id,
+                causation_id: row.causation_id,
+                recorded_at: row.recorded_at.unwrap_or_default(),
+            });
+        }
+        let scanned_to = self.scanned_to(
+            after,
+            horizon,
+            events.last().map(|e| e.position),
+            events.len(),
+        );
+        Ok(PublishBatch { events, scanned_to })
+    }
+
+    fn scanned_to(
+        &self,
+        after: EventPosition,
+        horizon: u64,
+        last: Option<EventPosition>,
+        count: usize,
+    ) -> EventPosition {
+        if count as i64 >= self.batch_size {
+            return last.unwrap_or(after);
+        }
+        // Everything below the horizon has finished: nothing can still appear before it.
+        let below_horizon = EventPosition {
+            transaction_id: horizon.saturating_sub(1),
+            global_position: i64::MAX,
+        };
+        below_horizon.max(last.unwrap_or(after)).max(after)
     }
 }
 

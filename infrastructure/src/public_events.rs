@@ -1,9 +1,10 @@
 //! The public shape of domain events on NATS (documented in docs/events.md): subjects
 //! `<prefix>.events.<aggregate>.<event>.<id>` and a CloudEvents-style JSON body, version 1.
 
-use serde_json::Value;
+use serde_json::value::RawValue;
+use uuid::Uuid;
 
-use crate::catch_up::StoredEvent;
+use crate::catch_up::PublishedEvent;
 
 /// The version of the message body; outside subscribers rely on it.
 pub const MESSAGE_VERSION: u32 = 1;
@@ -44,7 +45,7 @@ pub fn public_type(aggregate_type: &str, event_type: &str) -> String {
     )
 }
 
-pub fn subject(prefix: &str, event: &StoredEvent) -> String {
+pub fn subject(prefix: &str, event: &PublishedEvent) -> String {
     format!(
         "{prefix}.events.{}.{}.{}",
         aggregate_token(&event.aggregate_type),
@@ -53,41 +54,14 @@ pub fn subject(prefix: &str, event: &StoredEvent) -> String {
     )
 }
 
-fn camel_case(key: &str) -> String {
-    let mut out = String::with_capacity(key.len());
-    let mut upper = false;
-    for c in key.chars() {
-        if c == '_' {
-            upper = true;
-        } else if upper {
-            out.push(c.to_ascii_uppercase());
-            upper = false;
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-fn camel_case_keys(value: Value) -> Value {
-    match value {
-        Value::Object(map) => Value::Object(
-            map.into_iter()
-                .map(|(key, value)| (camel_case(&key), camel_case_keys(value)))
-                .collect(),
-        ),
-        Value::Array(items) => Value::Array(items.into_iter().map(camel_case_keys).collect()),
-        other => other,
-    }
-}
-
-/// The message body (version 1), field by field; serialised without building a JSON tree.
+/// The message body (version 1), field by field. `data` is the stored event's fields, copied
+/// as they are (events are stored in camelCase for this reason).
 #[derive(serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Envelope<'a> {
     specversion: &'static str,
     version: u32,
-    id: String,
+    id: Uuid,
     #[serde(rename = "type")]
     event_type: String,
     source: String,
@@ -96,26 +70,25 @@ struct Envelope<'a> {
     datacontenttype: &'static str,
     sequence: i64,
     event_version: &'a str,
-    correlation_id: Option<&'a Value>,
-    causation_id: Option<&'a Value>,
-    actor: Option<&'a Value>,
-    data: Value,
+    correlation_id: Option<Uuid>,
+    causation_id: Option<Uuid>,
+    actor: Option<&'a str>,
+    data: &'a RawValue,
 }
 
-fn body_of(event: &StoredEvent) -> Envelope<'_> {
-    // The stored payload is `{"EventType": {...fields}}`; the body carries the fields.
-    let data = match &event.payload {
-        Value::Object(outer) if outer.len() == 1 => {
-            outer.values().next().cloned().unwrap_or(Value::Null)
-        }
-        other => other.clone(),
-    };
-    let metadata = event.metadata.as_object();
-    let member = |key: &str| metadata.and_then(|map| map.get(key));
-    Envelope {
+/// The message body of one event, as JSON bytes.
+pub fn envelope_bytes(event: &PublishedEvent) -> Result<Vec<u8>, serde_json::Error> {
+    into_envelope_bytes(event.clone())
+}
+
+/// The same, taking the event (its data is moved into the body, not copied).
+pub fn into_envelope_bytes(mut event: PublishedEvent) -> Result<Vec<u8>, serde_json::Error> {
+    let data = RawValue::from_string(std::mem::take(&mut event.data))?;
+    let event = &event;
+    serde_json::to_vec(&Envelope {
         specversion: "1.0",
         version: MESSAGE_VERSION,
-        id: event.event_id.to_string(),
+        id: event.event_id,
         event_type: public_type(&event.aggregate_type, &event.event_type),
         source: format!("/insight/{}", aggregate_token(&event.aggregate_type)),
         subject: &event.aggregate_id,
@@ -123,21 +96,11 @@ fn body_of(event: &StoredEvent) -> Envelope<'_> {
         datacontenttype: "application/json",
         sequence: event.sequence,
         event_version: &event.event_version,
-        correlation_id: member("correlation_id"),
-        causation_id: member("causation_id"),
-        actor: member("actor"),
-        data: camel_case_keys(data),
-    }
-}
-
-/// The message body of one event, as JSON bytes.
-pub fn envelope_bytes(event: &StoredEvent) -> Result<Vec<u8>, serde_json::Error> {
-    serde_json::to_vec(&body_of(event))
-}
-
-/// The message body of one event, as a JSON value.
-pub fn envelope(event: &StoredEvent) -> Value {
-    serde_json::to_value(body_of(event)).unwrap_or(Value::Null)
+        correlation_id: event.correlation_id,
+        causation_id: event.causation_id,
+        actor: event.actor.as_deref(),
+        data: &data,
+    })
 }
 
 #[cfg(test)]
@@ -160,15 +123,6 @@ mod tests {
         );
         assert_eq!(public_type("Project", "ProjectCreated"), "project.created");
     }
-
-    #[test]
-    fn keys_become_camel_case_at_every_depth() {
-        let value = serde_json::json!({"file_path": "a", "nested": [{"end_line": 1}]});
-        assert_eq!(
-            camel_case_keys(value),
-            serde_json::json!({"filePath": "a", "nested": [{"endLine": 1}]})
-        );
-    }
 }
 
 #[cfg(test)]
@@ -178,7 +132,7 @@ mod shape_tests {
     use chrono::Utc;
     use domain::analysis::AnalysisSource;
     use domain::{AnalysisEvent, AnalysisId, ProjectId, UserId};
-    use uuid::Uuid;
+    use serde_json::Value;
 
     /// docs/events.md promises these members; this keeps the page and the code together.
     #[test]
@@ -198,7 +152,9 @@ mod shape_tests {
             },
             requested_at: Utc::now(),
         };
-        let event = StoredEvent {
+        // As stored: `{"AnalysisRequested": {...}}`; the relay publishes the inside.
+        let stored = serde_json::to_value(&payload).unwrap();
+        let event = PublishedEvent {
             position: EventPosition::default(),
             event_id: Uuid::from_u128(9),
             aggregate_type: "Analysis".into(),
@@ -206,11 +162,13 @@ mod shape_tests {
             sequence: 1,
             event_type: "AnalysisRequested".into(),
             event_version: "1.0".into(),
-            payload: serde_json::to_value(&payload).unwrap(),
-            metadata: serde_json::json!({"actor": "user:x", "correlation_id": "c", "command_id": "d"}),
+            data: stored["AnalysisRequested"].to_string(),
+            actor: Some("user:x".into()),
+            correlation_id: Some(Uuid::from_u128(5)),
+            causation_id: None,
             recorded_at: Utc::now(),
         };
-        let body = envelope(&event);
+        let body: Value = serde_json::from_slice(&envelope_bytes(&event).unwrap()).unwrap();
         for member in [
             "specversion",
             "version",

@@ -17,7 +17,8 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::catch_up::{
-    advance_checkpoint, ensure_checkpoint, load_checkpoint, Batch, CatchUpReader, EventNotifier,
+    advance_checkpoint, ensure_checkpoint, load_checkpoint, CatchUpReader, EventNotifier,
+    PublishBatch, PublishedEvent,
 };
 use crate::messaging::Topology;
 use crate::public_events;
@@ -97,22 +98,23 @@ impl Relay {
         if batch.events.is_empty() {
             return Ok(None);
         }
-        self.publish(&batch).await?;
-        Ok(Some((batch.scanned_to, batch.events.len())))
+        let (to, count) = (batch.scanned_to, batch.events.len());
+        self.publish(batch.events).await?;
+        Ok(Some((to, count)))
     }
 
-    async fn read(&self, position: EventPosition) -> Result<Batch, RelayError> {
+    async fn read(&self, position: EventPosition) -> Result<PublishBatch, RelayError> {
         let mut conn = self.pool.acquire().await?;
-        Ok(self.reader.read_after(&mut conn, position, &[]).await?)
+        Ok(self.reader.read_for_publishing(&mut conn, position).await?)
     }
 
     /// Publishes a batch in order and waits for every ack.
-    async fn publish(&self, batch: &Batch) -> Result<(), RelayError> {
+    async fn publish(&self, events: Vec<PublishedEvent>) -> Result<(), RelayError> {
         // A sliding window: never more than `window` acks outstanding, published in order.
         let mut outstanding: FuturesOrdered<
             <async_nats::jetstream::context::PublishAckFuture as IntoFuture>::IntoFuture,
         > = FuturesOrdered::new();
-        for event in &batch.events {
+        for event in events {
             if outstanding.len() >= self.window {
                 if let Some(ack) = outstanding.next().await {
                     ack.map_err(|error| RelayError::Publish(error.to_string()))?;
@@ -120,15 +122,12 @@ impl Relay {
             }
             let mut headers = HeaderMap::new();
             headers.insert("Nats-Msg-Id", event.event_id.to_string().as_str());
-            let body = public_events::envelope_bytes(event)
+            let subject = public_events::subject(&self.topology.prefix, &event);
+            let body = public_events::into_envelope_bytes(event)
                 .map_err(|error| RelayError::Publish(error.to_string()))?;
             let ack = self
                 .jetstream
-                .publish_with_headers(
-                    public_events::subject(&self.topology.prefix, event),
-                    headers,
-                    body.into(),
-                )
+                .publish_with_headers(subject, headers, body.into())
                 .await
                 .map_err(|error| RelayError::Publish(error.to_string()))?;
             outstanding.push_back(ack.into_future());
@@ -154,7 +153,8 @@ impl Relay {
         let mut batch = self.read(*position).await?;
         while !batch.events.is_empty() {
             let to = batch.scanned_to;
-            let (next, sent) = tokio::join!(self.read(to), self.publish(&batch));
+            let count = batch.events.len();
+            let (next, sent) = tokio::join!(self.read(to), self.publish(batch.events));
             sent?;
             let mut conn = self.pool.acquire().await?;
             if !advance_checkpoint(&mut conn, &self.checkpoint, *position, to, None).await? {
@@ -163,7 +163,7 @@ impl Relay {
                 return Ok(published);
             }
             *position = to;
-            published += batch.events.len();
+            published += count;
             batch = next?;
         }
         Ok(published)

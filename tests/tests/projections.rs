@@ -41,9 +41,9 @@ impl Projector for RecordingProjector {
 async fn insert_project_created(conn: &mut PgConnection, owner: Uuid) -> Uuid {
     let project_id = Uuid::new_v4();
     let payload = json!({"ProjectCreated": {
-        "project_id": project_id, "owner": owner, "name": format!("p-{project_id}"),
-        "git_remote": "https://example.com/r.git", "git_branch": "main", "git_commit": null,
-        "language": null, "framework": null, "created_at": "2026-11-01T00:00:00Z"}});
+        "projectId": project_id, "owner": owner, "name": format!("p-{project_id}"),
+        "gitRemote": "https://example.com/r.git", "gitBranch": "main", "gitCommit": null,
+        "language": null, "framework": null, "createdAt": "2026-11-01T00:00:00Z"}});
     let metadata = json!({"actor": "system:test", "correlation_id": Uuid::new_v4(),
         "command_id": Uuid::new_v4()});
     sqlx::query_scalar(

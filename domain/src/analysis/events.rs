@@ -8,7 +8,11 @@ use crate::ids::{AnalysisId, ProjectId, UserId};
 
 /// Which source an analysis reads: the project's git remote (at a commit or a branch head).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(
+    tag = "kind",
+    rename_all = "snake_case",
+    rename_all_fields = "camelCase"
+)]
 pub enum AnalysisSource {
     Git {
         git_remote: String,
@@ -21,8 +25,10 @@ pub enum AnalysisSource {
 }
 
 /// Facts about an analysis, in the past tense. Never edited; new shapes get a new version and an
-/// upcaster.
+/// upcaster. Field names are stored in camelCase: the public message body (docs/events.md)
+/// carries the stored fields as they are, with no conversion on the way out.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all_fields = "camelCase")]
 pub enum AnalysisEvent {
     AnalysisRequested {
         analysis_id: AnalysisId,

@@ -12,6 +12,7 @@ const MAX_NAME_CHARS: usize = 128;
 
 /// One problem a detector found in one place.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Finding {
     pub severity: Severity,
     pub detector: String,
@@ -110,6 +111,7 @@ impl Finding {
 
 /// Counts of recorded findings per severity.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Summary {
     pub total_issues: u64,
     pub critical: u64,
