@@ -140,7 +140,15 @@ async fn core(args: CoreArgs, config: Config) -> anyhow::Result<()> {
     let max_clients = args.clients.iter().copied().max().unwrap_or(1);
     config.database_max_connections = (max_clients as u32 + 8).max(20);
     eprintln!("bench database: {database_name}");
-    let app = Application::build(&config, Roles::default()).await?;
+    // The core: API and projectors. Workers and the relay are measured by `bench pipeline`;
+    // here a worker would try to fetch the bench project's (unreachable) remote thousands of
+    // times and measure git instead.
+    let roles = Roles {
+        relay: false,
+        worker: false,
+        ..Roles::default()
+    };
+    let app = Application::build(&config, roles).await?;
     let result = core_on(&args, &config, &app).await;
     app.stop().await?;
     if !args.keep {
