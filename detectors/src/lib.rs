@@ -1,5 +1,6 @@
 //! The analysis engine: a directory in, findings out.
-//! Owns the `Detector` trait, the registry and every detector.
+//! Owns the `Detector` trait, the registry and every detector: JS/TS ones on the oxc tree,
+//! Python, Go, Java and Rust ones (and their complexity) on tree-sitter trees.
 //! Must not import anything about events, HTTP, SQL or NATS (no domain/application/infrastructure).
 //!
 //! Callers use [`Engine::run`] with detector names (see [`Registry::names`]) and [`RunOptions`]

@@ -31,18 +31,6 @@ pub const PENDING_DETECTORS: &[PendingDetector] = &[
         name: "isolation",
         reason: "not built yet: module-boundary violations between packages of a workspace",
     },
-    PendingDetector {
-        name: "java",
-        reason: "not built yet: checks on tree-sitter Java trees",
-    },
-    PendingDetector {
-        name: "go",
-        reason: "not built yet: checks on tree-sitter Go trees",
-    },
-    PendingDetector {
-        name: "rust",
-        reason: "not built yet: checks on tree-sitter Rust trees",
-    },
 ];
 
 /// Every valid detector name, in the order the original product listed them.

@@ -1,5 +1,6 @@
 //! `complexity`: per-function cyclomatic complexity, cognitive complexity, length and nesting for
-//! JS/TS, on the oxc tree.
+//! JS/TS on the oxc tree, and for Python, Go, Java and Rust on tree-sitter trees ([`trees`]),
+//! all with the same rules and limits.
 //!
 //! Cyclomatic complexity counts decision points the way ESLint's `complexity` rule does (`if`,
 //! `?:`, loops, `catch`, `case`, `&&`/`||`/`??` and their assignment forms), starting at 1.
@@ -17,6 +18,8 @@ use oxc_ast::AstKind;
 use oxc_ast_visit::Visit;
 use oxc_span::{GetSpan, Span};
 use oxc_syntax::operator::AssignmentOperator;
+
+pub mod trees;
 
 pub const CYCLOMATIC: Rule = Rule::new(
     "cyclomatic-complexity",
@@ -90,7 +93,7 @@ impl Detector for ComplexityDetector {
     }
 
     fn description(&self) -> &'static str {
-        "Cyclomatic and cognitive complexity, length and nesting of each JS/TS function"
+        "Cyclomatic and cognitive complexity, length and nesting of each JS/TS, Python, Go, Java and Rust function"
     }
 
     fn needs(&self) -> Needs {
@@ -102,10 +105,15 @@ impl Detector for ComplexityDetector {
     }
 
     fn check_file(&self, file: &SourceFile<'_>, js: Option<&ParsedJs<'_>>, out: &mut FileSink<'_>) {
-        let Some(js) = js.filter(|js| !js.panicked) else {
-            return;
+        let measured = match js {
+            Some(js) if !js.panicked => measure(js, file),
+            Some(_) => return,
+            None => match trees::measure(file) {
+                Some(measured) => measured,
+                None => return,
+            },
         };
-        for metrics in measure(js, file) {
+        for metrics in measured {
             let (start, end) = (metrics.span.start as usize, metrics.span.end as usize);
             let name = &metrics.name;
             let checks = [
@@ -412,7 +420,7 @@ impl<'a> Visit<'a> for MetricsVisitor<'_, '_, 'a> {
 mod tests {
     use super::*;
     use crate::source::{Language, LineIndex};
-    use crate::testing::check;
+    use crate::testing::{check, rule_ids};
     use oxc_allocator::Allocator;
 
     fn metrics(code: &str) -> Vec<FunctionMetrics> {
@@ -517,5 +525,87 @@ mod tests {
             .any(|f| f.rule_id == "max-nesting" && f.severity == Severity::Medium));
         let shallow = "function shallow(a) { if (a) { if (a) { go(); } } }\n";
         assert!(check(&ComplexityDetector, "a.js", shallow).is_empty());
+    }
+
+    /// One function with `branches` sequential `if`s, in each tree-sitter language.
+    fn branchy_in(language: &str, branches: usize) -> (&'static str, String) {
+        let ifs = |line: &dyn Fn(usize) -> String| (0..branches).map(line).collect::<String>();
+        match language {
+            "python" => (
+                "a.py",
+                format!(
+                    "def branchy(x):\n{}    return -1\n",
+                    ifs(&|i| format!("    if x == {i}:\n        return {i}\n"))
+                ),
+            ),
+            "go" => (
+                "a.go",
+                format!(
+                    "package a\n\nfunc branchy(x int) int {{\n{}\treturn -1\n}}\n",
+                    ifs(&|i| format!("\tif x == {i} {{\n\t\treturn {i}\n\t}}\n"))
+                ),
+            ),
+            "java" => (
+                "A.java",
+                format!(
+                    "class A {{\n  int branchy(int x) {{\n{}    return -1;\n  }}\n}}\n",
+                    ifs(&|i| format!("    if (x == {i}) {{ return {i}; }}\n"))
+                ),
+            ),
+            _ => (
+                "a.rs",
+                format!(
+                    "fn branchy(x: i32) -> i32 {{\n{}    -1\n}}\n",
+                    ifs(&|i| format!("    if x == {i} {{\n        return {i};\n    }}\n"))
+                ),
+            ),
+        }
+    }
+
+    #[test]
+    fn tree_sitter_languages_use_the_same_cyclomatic_thresholds() {
+        for language in ["python", "go", "java", "rust"] {
+            let severities = |branches: usize| -> Vec<Severity> {
+                let (path, code) = branchy_in(language, branches);
+                check(&ComplexityDetector, path, &code)
+                    .into_iter()
+                    .filter(|f| f.rule_id == "cyclomatic-complexity")
+                    .map(|f| f.severity)
+                    .collect()
+            };
+            assert!(severities(11).is_empty(), "{language}");
+            assert_eq!(severities(12), vec![Severity::Medium], "{language}");
+            assert_eq!(severities(18), vec![Severity::High], "{language}");
+            assert_eq!(severities(25), vec![Severity::Critical], "{language}");
+        }
+        let (path, code) = branchy_in("go", 12);
+        assert_eq!(
+            check(&ComplexityDetector, path, &code)[0].message,
+            "Function 'branchy' has a cyclomatic complexity of 13 (limit 12)"
+        );
+    }
+
+    #[test]
+    fn long_and_deep_functions_are_reported_in_tree_sitter_languages() {
+        let mut long = String::from("def long():\n");
+        for index in 0..210 {
+            long.push_str(&format!("    call({index})\n"));
+        }
+        let found = check(&ComplexityDetector, "long.py", &long);
+        assert_eq!(
+            rule_ids(&found),
+            vec!["function-length"],
+            "211 lines is over the 200-line limit"
+        );
+        assert_eq!(found[0].severity, Severity::High);
+
+        let deep = "fn deep(a: bool) {\n    if a { if a { if a { if a { if a { if a { if a { go(); } } } } } } }\n}\n";
+        let found = check(&ComplexityDetector, "deep.rs", deep);
+        assert!(found
+            .iter()
+            .any(|f| f.rule_id == "max-nesting" && f.severity == Severity::High));
+        let shallow = "func shallow(a bool) {\n\tif a {\n\t\tfor {\n\t\t}\n\t}\n}\n";
+        assert!(check(&ComplexityDetector, "shallow.go", shallow).is_empty());
+        assert!(check(&ComplexityDetector, "notes.txt", "if if if").is_empty());
     }
 }

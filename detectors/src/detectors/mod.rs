@@ -3,12 +3,16 @@
 pub(crate) mod ast_util;
 pub mod complexity;
 pub mod eslint;
+pub mod go;
 pub mod imports;
+pub mod java;
 pub mod package;
 pub mod performance;
 pub mod python;
+pub mod rust;
 pub mod sarif;
 pub mod security;
+pub(crate) mod tree_sitter_util;
 pub mod typescript;
 
 use crate::detector::Detector;
@@ -26,6 +30,9 @@ pub fn all() -> Vec<Arc<dyn Detector>> {
         Arc::new(performance::PerformanceDetector),
         Arc::new(complexity::ComplexityDetector),
         Arc::new(python::PythonDetector),
+        Arc::new(java::JavaDetector),
+        Arc::new(go::GoDetector),
+        Arc::new(rust::RustDetector),
         Arc::new(sarif::SarifDetector),
     ]
 }
