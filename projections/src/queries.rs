@@ -387,7 +387,11 @@ pub async fn issues(
 }
 
 fn push_issue_filters(query: &mut QueryBuilder<'_, Postgres>, filter: &IssueFilter) {
-    if !filter.severities.is_empty() {
+    if let [only] = filter.severities[..] {
+        // Equality (not ANY) lets the planner walk an index in page order.
+        query.push(" AND severity_rank = ");
+        query.push_bind(only.rank());
+    } else if !filter.severities.is_empty() {
         query.push(" AND severity_rank = ANY(");
         query.push_bind(
             filter
