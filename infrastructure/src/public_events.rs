@@ -1,6 +1,8 @@
 //! The public shape of domain events on NATS (documented in docs/events.md): subjects
 //! `<prefix>.events.<aggregate>.<event>.<id>` and a CloudEvents-style JSON body, version 1.
 
+use std::borrow::Cow;
+
 use serde_json::value::RawValue;
 use uuid::Uuid;
 
@@ -63,10 +65,10 @@ struct Envelope<'a> {
     version: u32,
     id: Uuid,
     #[serde(rename = "type")]
-    event_type: String,
-    source: String,
+    event_type: Cow<'static, str>,
+    source: Cow<'static, str>,
     subject: &'a str,
-    time: String,
+    time: &'a chrono::DateTime<chrono::Utc>,
     datacontenttype: &'static str,
     sequence: i64,
     event_version: &'a str,
@@ -85,27 +87,86 @@ pub fn envelope_bytes(event: &PublishedEvent) -> Result<Vec<u8>, serde_json::Err
 pub fn into_envelope_bytes(mut event: PublishedEvent) -> Result<Vec<u8>, serde_json::Error> {
     let data = RawValue::from_string(std::mem::take(&mut event.data))?;
     let event = &event;
-    serde_json::to_vec(&Envelope {
-        specversion: "1.0",
-        version: MESSAGE_VERSION,
-        id: event.event_id,
-        event_type: public_type(&event.aggregate_type, &event.event_type),
-        source: format!("/insight/{}", aggregate_token(&event.aggregate_type)),
-        subject: &event.aggregate_id,
-        time: event.recorded_at.to_rfc3339(),
-        datacontenttype: "application/json",
-        sequence: event.sequence,
-        event_version: &event.event_version,
-        correlation_id: event.correlation_id,
-        causation_id: event.causation_id,
-        actor: event.actor.as_deref(),
-        data: &data,
+    let (event_type, source) = match known_names(&event.aggregate_type, &event.event_type) {
+        Some((event_type, source)) => (Cow::Borrowed(event_type), Cow::Borrowed(source)),
+        None => (
+            Cow::Owned(public_type(&event.aggregate_type, &event.event_type)),
+            Cow::Owned(format!(
+                "/insight/{}",
+                aggregate_token(&event.aggregate_type)
+            )),
+        ),
+    };
+    let mut body = Vec::with_capacity(data.get().len() + 512);
+    serde_json::to_writer(
+        &mut body,
+        &Envelope {
+            specversion: "1.0",
+            version: MESSAGE_VERSION,
+            id: event.event_id,
+            event_type,
+            source,
+            subject: &event.aggregate_id,
+            time: &event.recorded_at,
+            datacontenttype: "application/json",
+            sequence: event.sequence,
+            event_version: &event.event_version,
+            correlation_id: event.correlation_id,
+            causation_id: event.causation_id,
+            actor: event.actor.as_deref(),
+            data: &data,
+        },
+    )?;
+    Ok(body)
+}
+
+/// The public type and source of every event the domain has, without formatting them per
+/// message (the relay publishes tens of thousands a second).
+fn known_names(aggregate_type: &str, event_type: &str) -> Option<(&'static str, &'static str)> {
+    const ANALYSIS: &str = "/insight/analysis";
+    const PROJECT: &str = "/insight/project";
+    Some(match (aggregate_type, event_type) {
+        ("Analysis", "AnalysisRequested") => ("analysis.requested", ANALYSIS),
+        ("Analysis", "AnalysisStarted") => ("analysis.started", ANALYSIS),
+        ("Analysis", "AnalysisSourceFetched") => ("analysis.source_fetched", ANALYSIS),
+        ("Analysis", "AnalysisProgressed") => ("analysis.progressed", ANALYSIS),
+        ("Analysis", "IssueBatchRecorded") => ("analysis.issues_recorded", ANALYSIS),
+        ("Analysis", "AnalysisCompleted") => ("analysis.completed", ANALYSIS),
+        ("Analysis", "AnalysisFailed") => ("analysis.failed", ANALYSIS),
+        ("Analysis", "AnalysisRescheduled") => ("analysis.rescheduled", ANALYSIS),
+        ("Analysis", "AnalysisCancelled") => ("analysis.cancelled", ANALYSIS),
+        ("Project", "ProjectCreated") => ("project.created", PROJECT),
+        ("Project", "ProjectRenamed") => ("project.renamed", PROJECT),
+        ("Project", "ProjectArchived") => ("project.archived", PROJECT),
+        _ => return None,
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_table_of_known_names_agrees_with_the_rule() {
+        for (aggregate, event) in [
+            ("Analysis", "AnalysisRequested"),
+            ("Analysis", "AnalysisStarted"),
+            ("Analysis", "AnalysisSourceFetched"),
+            ("Analysis", "AnalysisProgressed"),
+            ("Analysis", "IssueBatchRecorded"),
+            ("Analysis", "AnalysisCompleted"),
+            ("Analysis", "AnalysisFailed"),
+            ("Analysis", "AnalysisRescheduled"),
+            ("Analysis", "AnalysisCancelled"),
+            ("Project", "ProjectCreated"),
+            ("Project", "ProjectRenamed"),
+            ("Project", "ProjectArchived"),
+        ] {
+            let (known, source) = known_names(aggregate, event).unwrap();
+            assert_eq!(known, public_type(aggregate, event));
+            assert_eq!(source, format!("/insight/{}", aggregate_token(aggregate)));
+        }
+    }
 
     #[test]
     fn event_names_become_public_tokens() {
