@@ -97,6 +97,58 @@ impl CatchUpReader {
         }
     }
 
+    /// One round trip in catch-up order: the snapshot horizon (None when the log is empty
+    /// past `after`) and the rows after `after` below it, each with its position. `columns`
+    /// are the event columns each reader wants (as `e.<column>`).
+    async fn read_rows<R>(
+        &self,
+        conn: &mut PgConnection,
+        after: EventPosition,
+        event_types: &[&str],
+        columns: &str,
+    ) -> Result<(Option<u64>, Vec<(EventPosition, R)>), CatchUpError>
+    where
+        R: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin + CatchUpRow,
+    {
+        let sql = format!(
+            "WITH horizon AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin) \
+             SELECT h.xmin::text AS horizon, e.transaction_id::text AS transaction_id, \
+                    e.global_position, {columns} \
+               FROM horizon h \
+               LEFT JOIN LATERAL ( \
+                    SELECT * FROM events \
+                     WHERE (transaction_id, global_position) > ($1::text::xid8, $2) \
+                       AND transaction_id < h.xmin \
+                       AND (cardinality($4::text[]) = 0 OR event_type = ANY($4)) \
+                     ORDER BY transaction_id, global_position \
+                     LIMIT $3) e ON true"
+        );
+        let rows: Vec<R> = sqlx::query_as(&sql)
+            .bind(after.transaction_id.to_string())
+            .bind(after.global_position)
+            .bind(self.batch_size)
+            .bind(event_types)
+            .fetch_all(conn)
+            .await?;
+        let horizon = rows
+            .first()
+            .map(|row| parse_xid(row.horizon()))
+            .transpose()?;
+        let mut positioned = Vec::with_capacity(rows.len());
+        for row in rows {
+            // An empty read is one row holding only the horizon.
+            let Some((transaction_id, global_position)) = row.position() else {
+                continue;
+            };
+            let position = EventPosition {
+                transaction_id: parse_xid(transaction_id)?,
+                global_position,
+            };
+            positioned.push((position, row));
+        }
+        Ok((horizon, positioned))
+    }
+
     /// The next events after `after` whose transactions have all finished; only the given
     /// event types when `event_types` is not empty. One round trip.
     pub async fn read_after(
@@ -105,48 +157,20 @@ impl CatchUpReader {
         after: EventPosition,
         event_types: &[&str],
     ) -> Result<Batch, CatchUpError> {
-        let rows: Vec<EventRow> = sqlx::query_as(
-            "WITH horizon AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin) \
-             SELECT h.xmin::text AS horizon, e.transaction_id::text AS transaction_id, \
-                    e.global_position, e.event_id, e.aggregate_type, e.aggregate_id, e.sequence, \
-                    e.event_type, e.event_version, e.payload, e.metadata, e.recorded_at \
-               FROM horizon h \
-               LEFT JOIN LATERAL ( \
-                    SELECT * FROM events \
-                     WHERE (transaction_id, global_position) > ($1::text::xid8, $2) \
-                       AND transaction_id < h.xmin \
-                       AND (cardinality($4::text[]) = 0 OR event_type = ANY($4)) \
-                     ORDER BY transaction_id, global_position \
-                     LIMIT $3) e ON true",
-        )
-        .bind(after.transaction_id.to_string())
-        .bind(after.global_position)
-        .bind(self.batch_size)
-        .bind(event_types)
-        .fetch_all(conn)
-        .await?;
-        let horizon = match rows.first() {
-            Some(row) => parse_xid(&row.horizon)?,
-            None => {
-                return Ok(Batch {
-                    events: Vec::new(),
-                    scanned_to: after,
-                })
-            }
-        };
-        let mut events = Vec::with_capacity(rows.len());
-        for row in rows {
-            let (Some(transaction_id), Some(global_position), Some(event_id)) =
-                (row.transaction_id, row.global_position, row.event_id)
-            else {
-                continue; // the horizon-only row of an empty read
-            };
-            events.push(StoredEvent {
-                position: EventPosition {
-                    transaction_id: parse_xid(&transaction_id)?,
-                    global_position,
-                },
-                event_id,
+        let (horizon, rows) = self
+            .read_rows::<EventRow>(
+                conn,
+                after,
+                event_types,
+                "e.event_id, e.aggregate_type, e.aggregate_id, e.sequence, e.event_type, \
+                 e.event_version, e.payload, e.metadata, e.recorded_at",
+            )
+            .await?;
+        let events: Vec<StoredEvent> = rows
+            .into_iter()
+            .map(|(position, row)| StoredEvent {
+                position,
+                event_id: row.event_id.unwrap_or_default(),
                 aggregate_type: row.aggregate_type.unwrap_or_default(),
                 aggregate_id: row.aggregate_id.unwrap_or_default(),
                 sequence: row.sequence.unwrap_or_default(),
@@ -155,8 +179,8 @@ impl CatchUpReader {
                 payload: row.payload.unwrap_or(Value::Null),
                 metadata: row.metadata.unwrap_or(Value::Null),
                 recorded_at: row.recorded_at.unwrap_or_default(),
-            });
-        }
+            })
+            .collect();
         let scanned_to = self.scanned_to(
             after,
             horizon,
@@ -167,11 +191,33 @@ impl CatchUpReader {
     }
 }
 
+/// What every catch-up row carries besides the event: the horizon and the position.
+trait CatchUpRow {
+    fn horizon(&self) -> &str;
+    fn position(&self) -> Option<(&str, i64)>;
+}
+
+macro_rules! catch_up_row {
+    ($row:ty) => {
+        impl CatchUpRow for $row {
+            fn horizon(&self) -> &str {
+                &self.horizon
+            }
+
+            fn position(&self) -> Option<(&str, i64)> {
+                Some((self.transaction_id.as_deref()?, self.global_position?))
+            }
+        }
+    };
+}
+
+catch_up_row!(EventRow);
+catch_up_row!(PublishedRow);
+
 /// An event as the relay publishes it: the event's own fields as raw JSON text, straight from
 /// Postgres (no parse and re-serialise on the way to NATS).
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PublishedEvent {
-    #[sqlx(skip)]
     pub position: EventPosition,
     pub event_id: Uuid,
     pub aggregate_type: String,
@@ -219,47 +265,21 @@ impl CatchUpReader {
         conn: &mut PgConnection,
         after: EventPosition,
     ) -> Result<PublishBatch, CatchUpError> {
-        let rows: Vec<PublishedRow> = sqlx::query_as(
-            "WITH horizon AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin) \
-             SELECT h.xmin::text AS horizon, e.transaction_id::text AS transaction_id, \
-                    e.global_position, e.event_id, e.aggregate_type, e.aggregate_id, e.sequence, \
-                    e.event_type, e.event_version, (e.payload -> e.event_type)::text AS data, \
-                    e.actor, e.correlation_id, e.causation_id, e.recorded_at \
-               FROM horizon h \
-               LEFT JOIN LATERAL ( \
-                    SELECT * FROM events \
-                     WHERE (transaction_id, global_position) > ($1::text::xid8, $2) \
-                       AND transaction_id < h.xmin \
-                     ORDER BY transaction_id, global_position \
-                     LIMIT $3) e ON true",
-        )
-        .bind(after.transaction_id.to_string())
-        .bind(after.global_position)
-        .bind(self.batch_size)
-        .fetch_all(conn)
-        .await?;
-        let horizon = match rows.first() {
-            Some(row) => parse_xid(&row.horizon)?,
-            None => {
-                return Ok(PublishBatch {
-                    events: Vec::new(),
-                    scanned_to: after,
-                })
-            }
-        };
-        let mut events = Vec::with_capacity(rows.len());
-        for row in rows {
-            let (Some(transaction_id), Some(global_position), Some(event_id)) =
-                (row.transaction_id, row.global_position, row.event_id)
-            else {
-                continue;
-            };
-            events.push(PublishedEvent {
-                position: EventPosition {
-                    transaction_id: parse_xid(&transaction_id)?,
-                    global_position,
-                },
-                event_id,
+        let (horizon, rows) = self
+            .read_rows::<PublishedRow>(
+                conn,
+                after,
+                &[],
+                "e.event_id, e.aggregate_type, e.aggregate_id, e.sequence, e.event_type, \
+                 e.event_version, (e.payload -> e.event_type)::text AS data, e.actor, \
+                 e.correlation_id, e.causation_id, e.recorded_at",
+            )
+            .await?;
+        let events: Vec<PublishedEvent> = rows
+            .into_iter()
+            .map(|(position, row)| PublishedEvent {
+                position,
+                event_id: row.event_id.unwrap_or_default(),
                 aggregate_type: row.aggregate_type.unwrap_or_default(),
                 aggregate_id: row.aggregate_id.unwrap_or_default(),
                 sequence: row.sequence.unwrap_or_default(),
@@ -270,8 +290,8 @@ impl CatchUpReader {
                 correlation_id: row.correlation_id,
                 causation_id: row.causation_id,
                 recorded_at: row.recorded_at.unwrap_or_default(),
-            });
-        }
+            })
+            .collect();
         let scanned_to = self.scanned_to(
             after,
             horizon,
@@ -284,10 +304,13 @@ impl CatchUpReader {
     fn scanned_to(
         &self,
         after: EventPosition,
-        horizon: u64,
+        horizon: Option<u64>,
         last: Option<EventPosition>,
         count: usize,
     ) -> EventPosition {
+        let Some(horizon) = horizon else {
+            return after;
+        };
         if count as i64 >= self.batch_size {
             return last.unwrap_or(after);
         }
