@@ -110,6 +110,14 @@ impl CatchUpReader {
     where
         R: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin + CatchUpRow,
     {
+        // Without a type filter the clause is left out rather than made a no-op: with
+        // `cardinality($4) = 0 OR event_type = ANY($4)` in the relay's query, some benchmark
+        // runs published at half the rate (`insight bench pipeline`: 0.31 against 0.56).
+        let type_filter = if event_types.is_empty() {
+            ""
+        } else {
+            "AND event_type = ANY($4)"
+        };
         let sql = format!(
             "WITH horizon AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin) \
              SELECT h.xmin::text AS horizon, e.transaction_id::text AS transaction_id, \
@@ -118,18 +126,18 @@ impl CatchUpReader {
                LEFT JOIN LATERAL ( \
                     SELECT * FROM events \
                      WHERE (transaction_id, global_position) > ($1::text::xid8, $2) \
-                       AND transaction_id < h.xmin \
-                       AND (cardinality($4::text[]) = 0 OR event_type = ANY($4)) \
+                       AND transaction_id < h.xmin {type_filter} \
                      ORDER BY transaction_id, global_position \
                      LIMIT $3) e ON true"
         );
-        let rows: Vec<R> = sqlx::query_as(&sql)
+        let mut query = sqlx::query_as(&sql)
             .bind(after.transaction_id.to_string())
             .bind(after.global_position)
-            .bind(self.batch_size)
-            .bind(event_types)
-            .fetch_all(conn)
-            .await?;
+            .bind(self.batch_size);
+        if !event_types.is_empty() {
+            query = query.bind(event_types);
+        }
+        let rows: Vec<R> = query.fetch_all(conn).await?;
         let horizon = rows
             .first()
             .map(|row| parse_xid(row.horizon()))
