@@ -46,8 +46,9 @@ CREATE TRIGGER events_no_truncate
     FOR EACH STATEMENT EXECUTE FUNCTION events_are_immutable();
 
 -- No NOTIFY trigger here on purpose: a transaction that notifies takes a cluster-wide lock at
--- commit and holds it through the WAL flush, which serialises every append (measured: 13x fewer
--- appends per second at 32 clients). Readers are woken in-process and otherwise poll.
+-- commit and holds it through the WAL flush, which serialises every append (removing it took
+-- POST /api/insight/analysis from 850 to 949 per second at 32 clients, BENCHMARKS.md). Readers
+-- are woken in-process and otherwise poll.
 
 CREATE TABLE snapshots (
     aggregate_type   text   NOT NULL,
