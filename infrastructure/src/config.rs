@@ -26,8 +26,8 @@ pub struct Config {
     pub read_your_writes_timeout: Duration,
     /// `PROJECTION_BATCH_SIZE`: events per projector transaction.
     pub projection_batch_size: i64,
-    /// `PROJECTION_POLL_MS`: idle poll interval of catch-up readers (notifications wake them
-    /// sooner).
+    /// `PROJECTION_POLL_MS`: idle poll interval of catch-up readers (appends in the same
+    /// process wake them at once; this is how they see other processes' appends).
     pub projection_poll: Duration,
     /// `LOG_FORMAT`: `text` (default) or `json`.
     pub log_json: bool,
