@@ -10,6 +10,7 @@ pub mod error;
 pub mod identity;
 pub mod jobs;
 pub mod metadata;
+pub mod notifications;
 pub mod ports;
 pub mod projects;
 
