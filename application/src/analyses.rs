@@ -8,16 +8,17 @@ use cqrs_es::AggregateError;
 use tracing::instrument;
 use uuid::Uuid;
 
+use crate::contention::ContentionBackoff;
 use crate::error::{AppError, StoreError};
 use crate::metadata::{Actor, CommandMetadata};
 use crate::ports::{
-    AggregateRepository, CancelSignal, Clock, DetectorCatalog, EventPosition, ReadModel,
-    ReadModelBarrier, UploadStore,
+    AggregateRepository, CancelSignal, Clock, DetectorCatalog, EventPosition, JointAppend,
+    JointAppendError, ReadModel, ReadModelBarrier, UploadStore,
 };
 use domain::analysis::AnalysisSource;
 use domain::{
     Analysis, AnalysisCommand, AnalysisError, AnalysisId, AnalysisStatus, Finding, GitBranch,
-    GitCommit, Project, ProjectId, UserId,
+    GitCommit, Project, ProjectId, Subscription, SubscriptionCommand, UserId,
 };
 
 /// Fixed namespace of idempotency-derived analysis ids (UUIDv5 over user id and key).
@@ -50,6 +51,13 @@ pub struct Submitted {
     pub created: bool,
 }
 
+/// Why a submission's new stream was not appended.
+enum RequestNotAppended {
+    /// The id is taken: an earlier request with the same idempotency key created it.
+    Exists,
+    Refused(AppError),
+}
+
 #[derive(Clone)]
 pub struct AnalysisService {
     analyses: Arc<dyn AggregateRepository<Analysis>>,
@@ -59,6 +67,7 @@ pub struct AnalysisService {
     clock: Arc<dyn Clock>,
     cancel_signal: Option<Arc<dyn CancelSignal>>,
     uploads: Option<Arc<dyn UploadStore>>,
+    quota: Option<Arc<dyn JointAppend<Subscription, Analysis>>>,
 }
 
 impl AnalysisService {
@@ -77,7 +86,15 @@ impl AnalysisService {
             clock,
             cancel_signal: None,
             uploads: None,
+            quota: None,
         }
+    }
+
+    /// Charges every submission to the user's subscription (period quota, hourly rate), in
+    /// the same transaction that creates the analysis.
+    pub fn with_quota(mut self, quota: Arc<dyn JointAppend<Subscription, Analysis>>) -> Self {
+        self.quota = Some(quota);
+        self
     }
 
     /// Lets analyses read uploaded archives.
@@ -147,6 +164,7 @@ impl AnalysisService {
             .map(|name| name.to_string())
             .unwrap_or_default();
 
+        let requested_at = self.clock.now();
         let command = AnalysisCommand::Request {
             analysis_id,
             owner: user,
@@ -156,14 +174,11 @@ impl AnalysisService {
             language,
             path,
             source,
-            at: self.clock.now(),
+            at: requested_at,
         };
         let metadata = CommandMetadata::new(Actor::User(user), correlation_id);
-        // A new stream needs no load: the append itself finds out whether the id (only an
-        // idempotency key can repeat one) was taken, by this request's twin or an earlier one.
         match self
-            .analyses
-            .create(&analysis_id.to_string(), command, &metadata)
+            .append_request(user, analysis_id, requested_at, command, &metadata)
             .await
         {
             Ok(position) => {
@@ -174,7 +189,7 @@ impl AnalysisService {
                     created: true,
                 })
             }
-            Err(AggregateError::AggregateConflict) => {
+            Err(RequestNotAppended::Exists) => {
                 let existing = self.analyses.load(&analysis_id.to_string()).await?;
                 match existing.status {
                     // Only this user's key maps to this id, but check rather than trust.
@@ -189,7 +204,64 @@ impl AnalysisService {
                     }),
                 }
             }
-            Err(other) => Err(analysis_error(other)),
+            Err(RequestNotAppended::Refused(error)) => Err(error),
+        }
+    }
+
+    /// Appends the new analysis stream, charged to the subscription when quotas are on.
+    async fn append_request(
+        &self,
+        user: UserId,
+        analysis_id: AnalysisId,
+        requested_at: chrono::DateTime<chrono::Utc>,
+        command: AnalysisCommand,
+        metadata: &CommandMetadata,
+    ) -> Result<Option<EventPosition>, RequestNotAppended> {
+        let Some(quota) = &self.quota else {
+            // A new stream needs no load: the append itself finds out whether the id (only
+            // an idempotency key can repeat one) was taken, by this request's twin or an
+            // earlier one.
+            return match self
+                .analyses
+                .create(&analysis_id.to_string(), command, metadata)
+                .await
+            {
+                Ok(position) => Ok(position),
+                Err(AggregateError::AggregateConflict) => Err(RequestNotAppended::Exists),
+                Err(other) => Err(RequestNotAppended::Refused(analysis_error(other))),
+            };
+        };
+        let mut backoff = ContentionBackoff::new();
+        loop {
+            // Counted at the request's own time, so a refund finds the period it was in.
+            let charge = SubscriptionCommand::CountAnalysis {
+                user,
+                analysis_id,
+                at: requested_at,
+            };
+            let refused = match quota
+                .execute_and_create(
+                    &user.to_string(),
+                    charge,
+                    &analysis_id.to_string(),
+                    command.clone(),
+                    metadata,
+                )
+                .await
+            {
+                Ok(position) => return Ok(position),
+                Err(JointAppendError::SecondExists) => return Err(RequestNotAppended::Exists),
+                Err(JointAppendError::FirstMoved) if backoff.wait().await => continue,
+                Err(JointAppendError::FirstMoved) => AppError::ContentionExhausted {
+                    resource: "subscription",
+                },
+                Err(JointAppendError::First(refusal)) => refusal.into(),
+                Err(JointAppendError::Second(rejection)) => {
+                    analysis_error(AggregateError::UserError(rejection))
+                }
+                Err(JointAppendError::Store(error)) => AppError::Store(error),
+            };
+            return Err(RequestNotAppended::Refused(refused));
         }
     }
 

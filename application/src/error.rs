@@ -1,6 +1,7 @@
 use std::error::Error as StdError;
 
-use domain::AnalysisStatus;
+use chrono::{DateTime, Utc};
+use domain::{AnalysisStatus, LimitKind, SubscriptionStatus};
 
 /// An infrastructure failure (database down, corrupt row, ...): never the client's fault.
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +36,20 @@ pub enum AppError {
     Conflict(String),
     #[error("{0}")]
     Rejected(String),
+    /// A plan limit refused the request.
+    #[error("{} limit reached: {used} of {limit}", kind.as_str())]
+    LimitReached {
+        kind: LimitKind,
+        limit: u32,
+        used: u32,
+        resets_at: Option<DateTime<Utc>>,
+    },
+    /// The subscription's Stripe status does not allow cloud analyses.
+    #[error("the subscription is {}: cloud analyses are not available", status.as_str())]
+    CloudAnalysisNotAllowed { status: SubscriptionStatus },
+    /// A Stripe price that maps to no plan (configuration: `STRIPE_PRICE_PLANS`).
+    #[error("Stripe price {price_id} maps to no plan")]
+    UnmappedPrice { price_id: String },
     #[error("too many concurrent changes to the same {resource}; retry")]
     ContentionExhausted { resource: &'static str },
     #[error(transparent)]

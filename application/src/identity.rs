@@ -1,7 +1,6 @@
 //! Users and API tokens. A token is 256 random bits shown once; only its SHA-256 is stored.
 
 use std::fmt;
-use std::str::FromStr;
 use std::sync::Arc;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -13,7 +12,9 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::error::{AppError, StoreError};
+use crate::metadata::{Actor, CommandMetadata};
 use crate::ports::{Clock, IdentityStore};
+use crate::subscriptions::SubscriptionService;
 use domain::UserId;
 
 const TOKEN_PREFIX: &str = "ins_";
@@ -42,46 +43,7 @@ impl Email {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Plan {
-    #[default]
-    Free,
-    Pro,
-    Enterprise,
-}
-
-impl Plan {
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Plan::Free => "free",
-            Plan::Pro => "pro",
-            Plan::Enterprise => "enterprise",
-        }
-    }
-}
-
-impl fmt::Display for Plan {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Plan {
-    type Err = AppError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "free" => Ok(Plan::Free),
-            "pro" => Ok(Plan::Pro),
-            "enterprise" => Ok(Plan::Enterprise),
-            _ => Err(AppError::invalid(
-                "plan",
-                "expected one of free, pro, enterprise",
-            )),
-        }
-    }
-}
+pub use domain::Plan;
 
 #[derive(Debug, Clone)]
 pub struct NewUser {
@@ -179,11 +141,22 @@ pub enum AuthFailure {
 pub struct IdentityService {
     store: Arc<dyn IdentityStore>,
     clock: Arc<dyn Clock>,
+    subscriptions: Option<SubscriptionService>,
 }
 
 impl IdentityService {
     pub fn new(store: Arc<dyn IdentityStore>, clock: Arc<dyn Clock>) -> Self {
-        Self { store, clock }
+        Self {
+            store,
+            clock,
+            subscriptions: None,
+        }
+    }
+
+    /// Opens each new user's subscription on the plan they were created with.
+    pub fn with_subscriptions(mut self, subscriptions: SubscriptionService) -> Self {
+        self.subscriptions = Some(subscriptions);
+        self
     }
 
     /// Registers a user and issues their first token.
@@ -199,6 +172,12 @@ impl IdentityService {
             created_at: self.clock.now(),
         };
         self.store.create_user(&user).await?;
+        if let Some(subscriptions) = &self.subscriptions {
+            // A crash before this line leaves a user whose subscription opens on FREE at
+            // first use; an operator's `admin set-plan` corrects the plan.
+            let metadata = CommandMetadata::new(Actor::System("admin".into()), Uuid::now_v7());
+            subscriptions.open(user.id, plan, &metadata).await?;
+        }
         let token = self.issue_token(user.id, "default").await?;
         Ok((user.id, token))
     }

@@ -14,6 +14,7 @@ use uuid::Uuid;
 use crate::analyses::AnalysisService;
 use crate::error::AppError;
 use crate::metadata::{Actor, CommandMetadata};
+use crate::subscriptions::{RunSlot, SubscriptionService};
 use domain::analysis::AnalysisSource;
 use domain::{AnalysisId, AnalysisStatus, Finding, MAX_FINDINGS_PER_BATCH};
 
@@ -106,6 +107,10 @@ pub enum JobOutcome {
         error: String,
     },
     Cancelled,
+    /// The owner's plan runs no more analyses at once: deliver the job again shortly.
+    WaitingForSlot {
+        limit: u32,
+    },
     /// Nothing to do: the analysis is unknown or already finished (a redelivery).
     Skipped,
 }
@@ -136,6 +141,7 @@ pub struct AnalysisJobs {
     engine: Arc<dyn DetectorEngine>,
     policy: RetryPolicy,
     worker: String,
+    run_slots: Option<SubscriptionService>,
 }
 
 impl AnalysisJobs {
@@ -152,7 +158,15 @@ impl AnalysisJobs {
             engine,
             policy,
             worker: worker.into(),
+            run_slots: None,
         }
+    }
+
+    /// Bounds how many analyses of one user run at once (the plan's limit): a job over it
+    /// waits, QUEUED, and is delivered again after `wait`.
+    pub fn with_run_slots(mut self, subscriptions: SubscriptionService) -> Self {
+        self.run_slots = Some(subscriptions);
+        self
     }
 
     pub fn policy(&self) -> &RetryPolicy {
@@ -178,6 +192,14 @@ impl AnalysisJobs {
         }
         let metadata = CommandMetadata::new(Actor::Worker(self.worker.clone()), causation_id)
             .caused_by(causation_id);
+        if let (Some(subscriptions), Some(owner)) = (&self.run_slots, analysis.owner) {
+            let slot = subscriptions
+                .take_run_slot(owner, analysis_id, &metadata.next_command())
+                .await?;
+            if let RunSlot::Full { limit } = slot {
+                return Ok(JobOutcome::WaitingForSlot { limit });
+            }
+        }
         match self
             .analyses
             .start(analysis_id, &self.worker, &metadata)

@@ -6,6 +6,7 @@
 //! async-nats or any other adapter: `infrastructure` implements the ports.
 
 pub mod analyses;
+mod contention;
 pub mod error;
 pub mod identity;
 pub mod jobs;
@@ -13,6 +14,8 @@ pub mod metadata;
 pub mod notifications;
 pub mod ports;
 pub mod projects;
+pub mod stripe;
+pub mod subscriptions;
 
 pub use analyses::{AnalysisService, SourceOverride, SubmitAnalysis, Submitted};
 pub use error::{AppError, StoreError};
@@ -26,3 +29,4 @@ pub use ports::{
     ReadModel, ReadModelBarrier, UploadReceipt, UploadStore,
 };
 pub use projects::{CreateProject, ProjectService};
+pub use subscriptions::{RunSlot, SubscriptionService};

@@ -128,3 +128,39 @@ pub trait UploadStore: Send + Sync {
     async fn belongs_to(&self, owner: UserId, upload_id: uuid::Uuid) -> Result<bool, StoreError>;
     async fn content(&self, upload_id: uuid::Uuid) -> Result<Option<Vec<u8>>, StoreError>;
 }
+
+/// Why a joint append did not happen.
+#[derive(Debug)]
+pub enum JointAppendError<E1, E2> {
+    /// The existing aggregate refused its command.
+    First(E1),
+    /// The new aggregate refused its command.
+    Second(E2),
+    /// The new stream exists already (a repeated idempotency key).
+    SecondExists,
+    /// Another command appended to the existing stream meanwhile: decide again.
+    FirstMoved,
+    Store(StoreError),
+}
+
+/// Two aggregates' events in one transaction: a command on an existing stream (decided against
+/// its current state) and the first command of a new stream. Both land or neither does, so a
+/// crash can neither charge a quota for an analysis that was never created nor create one
+/// that was never charged.
+#[async_trait]
+pub trait JointAppend<A, B>: Send + Sync
+where
+    A: Aggregate + 'static,
+    B: Aggregate + 'static,
+    A::Command: Send,
+    B::Command: Send,
+{
+    async fn execute_and_create(
+        &self,
+        first_id: &str,
+        first: A::Command,
+        second_id: &str,
+        second: B::Command,
+        metadata: &CommandMetadata,
+    ) -> Result<Option<EventPosition>, JointAppendError<A::Error, B::Error>>;
+}

@@ -6,12 +6,16 @@ use cqrs_es::AggregateError;
 use tracing::instrument;
 use uuid::Uuid;
 
+use crate::contention::ContentionBackoff;
 use crate::error::{AppError, StoreError};
 use crate::metadata::{Actor, CommandMetadata};
-use crate::ports::{AggregateRepository, Clock, ReadModel, ReadModelBarrier};
+use crate::ports::{
+    AggregateRepository, Clock, EventPosition, JointAppend, JointAppendError, ReadModel,
+    ReadModelBarrier,
+};
 use domain::{
     GitBranch, GitCommit, GitRemote, Project, ProjectCommand, ProjectError, ProjectId, ProjectName,
-    UserId,
+    Subscription, SubscriptionCommand, UserId,
 };
 
 /// A project to create, already parsed from the request.
@@ -30,6 +34,7 @@ pub struct ProjectService {
     projects: Arc<dyn AggregateRepository<Project>>,
     barrier: Arc<dyn ReadModelBarrier>,
     clock: Arc<dyn Clock>,
+    quota: Option<Arc<dyn JointAppend<Subscription, Project>>>,
 }
 
 impl ProjectService {
@@ -42,7 +47,15 @@ impl ProjectService {
             projects,
             barrier,
             clock,
+            quota: None,
         }
+    }
+
+    /// Counts every new project against the plan's project limit, in the same transaction
+    /// that creates it.
+    pub fn with_quota(mut self, quota: Arc<dyn JointAppend<Subscription, Project>>) -> Self {
+        self.quota = Some(quota);
+        self
     }
 
     #[instrument(skip(self, input, correlation_id), fields(user.id = %user))]
@@ -74,12 +87,59 @@ impl ProjectService {
         };
         let metadata = CommandMetadata::new(Actor::User(user), correlation_id);
         let position = self
-            .projects
-            .create(&project_id.to_string(), command, &metadata)
-            .await
-            .map_err(project_error)?;
+            .append_new(user, project_id, command, &metadata)
+            .await?;
         self.wait_until_visible(position).await;
         Ok(project_id)
+    }
+
+    async fn append_new(
+        &self,
+        user: UserId,
+        project_id: ProjectId,
+        command: ProjectCommand,
+        metadata: &CommandMetadata,
+    ) -> Result<Option<EventPosition>, AppError> {
+        let Some(quota) = &self.quota else {
+            return self
+                .projects
+                .create(&project_id.to_string(), command, metadata)
+                .await
+                .map_err(project_error);
+        };
+        let mut backoff = ContentionBackoff::new();
+        loop {
+            let charge = SubscriptionCommand::CountProject {
+                user,
+                project_id,
+                at: self.clock.now(),
+            };
+            return match quota
+                .execute_and_create(
+                    &user.to_string(),
+                    charge,
+                    &project_id.to_string(),
+                    command.clone(),
+                    metadata,
+                )
+                .await
+            {
+                Ok(position) => Ok(position),
+                Err(JointAppendError::FirstMoved) if backoff.wait().await => continue,
+                Err(JointAppendError::FirstMoved) => Err(AppError::ContentionExhausted {
+                    resource: "subscription",
+                }),
+                // Project ids are fresh UUIDv7s: a taken one is a bug, not a client's retry.
+                Err(JointAppendError::SecondExists) => {
+                    Err(project_error(AggregateError::AggregateConflict))
+                }
+                Err(JointAppendError::First(refusal)) => Err(refusal.into()),
+                Err(JointAppendError::Second(rejection)) => {
+                    Err(project_error(AggregateError::UserError(rejection)))
+                }
+                Err(JointAppendError::Store(error)) => Err(AppError::Store(error)),
+            };
+        }
     }
 
     #[instrument(skip(self, correlation_id), fields(user.id = %user, project.id = %project_id))]
@@ -141,7 +201,7 @@ impl ProjectService {
         Ok(())
     }
 
-    async fn wait_until_visible(&self, position: Option<crate::ports::EventPosition>) {
+    async fn wait_until_visible(&self, position: Option<EventPosition>) {
         if let Some(position) = position {
             self.barrier.wait_for(ReadModel::Projects, position).await;
         }

@@ -1,0 +1,212 @@
+//! Subscription use cases: open one for a new user, report usage, change the plan, and the
+//! bookkeeping that keeps usage true (run slots taken and freed, refunds, projects freed).
+//! Charging a submission happens together with creating the analysis, in `analyses`.
+
+use std::sync::Arc;
+
+use cqrs_es::AggregateError;
+use tracing::instrument;
+
+use crate::contention::ContentionBackoff;
+use crate::error::{AppError, StoreError};
+use crate::metadata::CommandMetadata;
+use crate::ports::{AggregateRepository, Clock, EventPosition};
+use domain::{
+    AnalysisId, LimitKind, Plan, PlanCatalog, ProjectId, Subscription, SubscriptionCommand,
+    SubscriptionError, UsageReport, UserId,
+};
+
+#[derive(Clone)]
+pub struct SubscriptionService {
+    subscriptions: Arc<dyn AggregateRepository<Subscription>>,
+    catalog: PlanCatalog,
+    clock: Arc<dyn Clock>,
+}
+
+/// Whether an analysis may start now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunSlot {
+    Taken,
+    /// All of the plan's slots are in use: the analysis waits, QUEUED.
+    Full {
+        limit: u32,
+    },
+}
+
+impl SubscriptionService {
+    pub fn new(
+        subscriptions: Arc<dyn AggregateRepository<Subscription>>,
+        catalog: PlanCatalog,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            subscriptions,
+            catalog,
+            clock,
+        }
+    }
+
+    pub fn catalog(&self) -> &PlanCatalog {
+        &self.catalog
+    }
+
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
+    }
+
+    /// Starts the subscription of a new user on `plan`.
+    pub async fn open(
+        &self,
+        user: UserId,
+        plan: Plan,
+        metadata: &CommandMetadata,
+    ) -> Result<(), AppError> {
+        let command = SubscriptionCommand::Open {
+            user,
+            plan,
+            at: self.clock.now(),
+        };
+        self.execute(user, command, metadata).await.map(drop)
+    }
+
+    /// Plan, status, limits and usage, as of now.
+    pub async fn usage(&self, user: UserId) -> Result<UsageReport, AppError> {
+        let subscription = self.subscriptions.load(&user.to_string()).await?;
+        Ok(subscription.usage_at(&self.catalog, self.clock.now()))
+    }
+
+    /// An operator's plan change (no Stripe): applies at once.
+    #[instrument(skip(self, metadata), fields(user.id = %user))]
+    pub async fn change_plan(
+        &self,
+        user: UserId,
+        plan: Plan,
+        metadata: &CommandMetadata,
+    ) -> Result<(), AppError> {
+        let command = SubscriptionCommand::ChangePlan {
+            user,
+            plan,
+            at: self.clock.now(),
+        };
+        self.execute(user, command, metadata).await.map(drop)
+    }
+
+    /// Takes a running-at-once slot for `analysis_id` (again, harmlessly, after a redelivery).
+    pub async fn take_run_slot(
+        &self,
+        user: UserId,
+        analysis_id: AnalysisId,
+        metadata: &CommandMetadata,
+    ) -> Result<RunSlot, AppError> {
+        let command = SubscriptionCommand::TakeRunSlot {
+            user,
+            analysis_id,
+            at: self.clock.now(),
+        };
+        match self.execute(user, command, metadata).await {
+            Ok(_) => Ok(RunSlot::Taken),
+            Err(AppError::LimitReached {
+                kind: LimitKind::ConcurrentAnalyses,
+                limit,
+                ..
+            }) => Ok(RunSlot::Full { limit }),
+            Err(other) => Err(other),
+        }
+    }
+
+    pub async fn free_run_slot(
+        &self,
+        user: UserId,
+        analysis_id: AnalysisId,
+        metadata: &CommandMetadata,
+    ) -> Result<(), AppError> {
+        let command = SubscriptionCommand::FreeRunSlot {
+            analysis_id,
+            at: self.clock.now(),
+        };
+        self.execute(user, command, metadata).await.map(drop)
+    }
+
+    /// Gives back the unit of an analysis that was cancelled before it started.
+    pub async fn refund(
+        &self,
+        user: UserId,
+        analysis_id: AnalysisId,
+        counted_at: chrono::DateTime<chrono::Utc>,
+        metadata: &CommandMetadata,
+    ) -> Result<(), AppError> {
+        let command = SubscriptionCommand::RefundAnalysis {
+            analysis_id,
+            counted_at,
+            at: self.clock.now(),
+        };
+        self.execute(user, command, metadata).await.map(drop)
+    }
+
+    pub async fn free_project(
+        &self,
+        user: UserId,
+        project_id: ProjectId,
+        metadata: &CommandMetadata,
+    ) -> Result<(), AppError> {
+        let command = SubscriptionCommand::FreeProject {
+            project_id,
+            at: self.clock.now(),
+        };
+        self.execute(user, command, metadata).await.map(drop)
+    }
+
+    /// Runs `command` on `user`'s subscription, deciding again when a concurrent command got
+    /// there first.
+    pub async fn execute(
+        &self,
+        user: UserId,
+        command: SubscriptionCommand,
+        metadata: &CommandMetadata,
+    ) -> Result<Option<EventPosition>, AppError> {
+        let mut backoff = ContentionBackoff::new();
+        loop {
+            let metadata = metadata.next_command();
+            match self
+                .subscriptions
+                .execute(&user.to_string(), command.clone(), &metadata)
+                .await
+            {
+                Ok(position) => return Ok(position),
+                Err(AggregateError::AggregateConflict) if backoff.wait().await => continue,
+                Err(error) => return Err(subscription_error(error)),
+            }
+        }
+    }
+}
+
+pub(crate) fn subscription_error(error: AggregateError<SubscriptionError>) -> AppError {
+    match error {
+        AggregateError::UserError(rejection) => rejection.into(),
+        AggregateError::AggregateConflict => AppError::ContentionExhausted {
+            resource: "subscription",
+        },
+        other => AppError::Store(StoreError(Box::new(other))),
+    }
+}
+
+impl From<SubscriptionError> for AppError {
+    fn from(error: SubscriptionError) -> Self {
+        match error {
+            SubscriptionError::CloudAnalysisNotAllowed { status } => {
+                AppError::CloudAnalysisNotAllowed { status }
+            }
+            SubscriptionError::LimitReached {
+                kind,
+                limit,
+                used,
+                resets_at,
+            } => AppError::LimitReached {
+                kind,
+                limit,
+                used,
+                resets_at,
+            },
+        }
+    }
+}
