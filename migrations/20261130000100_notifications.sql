@@ -7,10 +7,10 @@ CREATE TABLE notifications (
     subject         text        NOT NULL,
     body            text        NOT NULL,
     created_at      timestamptz NOT NULL,
-    -- pending: still to be e-mailed; sent: the mail server accepted it; unsent: no mail server
-    -- is configured, the notification is kept for the user to read.
+    -- pending: still to be e-mailed (kept pending while no mail server is configured, so
+    -- configuring one later sends them); sent: the mail server accepted it.
     email_status    text        NOT NULL DEFAULT 'pending'
-                                CHECK (email_status IN ('pending', 'sent', 'unsent')),
+                                CHECK (email_status IN ('pending', 'sent')),
     attempts        integer     NOT NULL DEFAULT 0,
     next_attempt_at timestamptz NOT NULL DEFAULT now(),
     last_error      text,

@@ -1,9 +1,12 @@
 //! Configuration from the environment, with defaults that work on a developer machine
 //! (Postgres and NATS on loopback). Every variable is listed in the README.
 
+use std::collections::HashMap;
 use std::env;
 use std::net::SocketAddr;
 use std::time::Duration;
+
+use domain::{Plan, PlanCatalog, PlanLimits};
 
 #[derive(Debug, thiserror::Error)]
 #[error("environment variable {name}: {message}")]
@@ -47,6 +50,22 @@ pub struct Config {
     pub max_upload_bytes: usize,
     /// `UPLOAD_MAX_FILES`: most files an archive may hold.
     pub max_upload_files: u64,
+    /// `PLAN_FREE`, `PLAN_PRO`, `PLAN_ENTERPRISE`: limits that differ from the published
+    /// plans, e.g. `PLAN_PRO=period:2000,hour:200,running:5,projects:100,retention:180`
+    /// (`unlimited` for no bound; unnamed limits keep their default).
+    pub plans: PlanCatalog,
+    /// `STRIPE_WEBHOOK_SECRET`: the endpoint's signing secret (`whsec_...`). Unset: the Stripe
+    /// webhook refuses every delivery.
+    pub stripe_webhook_secret: Option<String>,
+    /// `STRIPE_PRICE_PLANS`: which plan each Stripe price buys, `price_a=pro,price_b=enterprise`.
+    pub stripe_prices: HashMap<String, Plan>,
+    /// `SMTP_URL`: where notifications are e-mailed, e.g. `smtp://127.0.0.1:2525` or
+    /// `smtps://user:pass@smtp.example.com`. Unset: notifications are only recorded.
+    pub smtp_url: Option<String>,
+    /// `SMTP_FROM`: the sender address of notification e-mails.
+    pub smtp_from: String,
+    /// `SMTP_RETRY_BASE_MS`: the first delay after a failed send, doubling up to an hour.
+    pub smtp_retry_base: Duration,
 }
 
 impl Config {
@@ -76,6 +95,15 @@ impl Config {
             max_source_bytes: parsed::<u64>("MAX_SOURCE_MB", 512)? * 1024 * 1024,
             max_upload_bytes: parsed::<usize>("UPLOAD_MAX_MB", 50)? * 1024 * 1024,
             max_upload_files: parsed("UPLOAD_MAX_FILES", 100_000)?,
+            plans: plans()?,
+            stripe_webhook_secret: optional("STRIPE_WEBHOOK_SECRET"),
+            stripe_prices: price_plans()?,
+            smtp_url: optional("SMTP_URL"),
+            smtp_from: string(
+                "SMTP_FROM",
+                "Insight Cloud <notifications@insight.localhost>",
+            ),
+            smtp_retry_base: Duration::from_millis(parsed("SMTP_RETRY_BASE_MS", 5_000)?),
         })
     }
 
@@ -84,6 +112,85 @@ impl Config {
         self.database_url = database_url.into();
         self
     }
+}
+
+fn optional(name: &'static str) -> Option<String> {
+    env::var(name).ok().filter(|value| !value.trim().is_empty())
+}
+
+fn plans() -> Result<PlanCatalog, ConfigError> {
+    let mut catalog = PlanCatalog::default();
+    for (name, plan) in [
+        ("PLAN_FREE", Plan::Free),
+        ("PLAN_PRO", Plan::Pro),
+        ("PLAN_ENTERPRISE", Plan::Enterprise),
+    ] {
+        if let Some(spec) = optional(name) {
+            parse_plan_limits(&spec, catalog.limits_mut(plan))
+                .map_err(|message| ConfigError { name, message })?;
+        }
+    }
+    Ok(catalog)
+}
+
+/// Applies `period:10,hour:5,running:1,projects:3,retention:30` to `limits`.
+pub fn parse_plan_limits(spec: &str, limits: &mut PlanLimits) -> Result<(), String> {
+    for part in spec
+        .split(',')
+        .map(str::trim)
+        .filter(|part| !part.is_empty())
+    {
+        let (key, value) = part
+            .split_once(':')
+            .ok_or_else(|| format!("`{part}` is not key:value"))?;
+        let value = value.trim();
+        let limit = if value.eq_ignore_ascii_case("unlimited") {
+            None
+        } else {
+            Some(
+                value
+                    .parse::<u32>()
+                    .map_err(|_| format!("`{value}` is not a count or `unlimited`"))?,
+            )
+        };
+        match key.trim() {
+            "period" => limits.analyses_per_period = limit,
+            "hour" => limits.analyses_per_hour = limit,
+            "running" => limits.concurrent_analyses = limit,
+            "projects" => limits.projects = limit,
+            "retention" => {
+                limits.retention_days =
+                    limit.ok_or_else(|| "retention must be a number of days".to_string())?
+            }
+            other => {
+                return Err(format!(
+                    "unknown limit `{other}`: expected period, hour, running, projects or retention"
+                ))
+            }
+        }
+    }
+    Ok(())
+}
+
+fn price_plans() -> Result<HashMap<String, Plan>, ConfigError> {
+    const NAME: &str = "STRIPE_PRICE_PLANS";
+    let mut prices = HashMap::new();
+    for part in optional(NAME).unwrap_or_default().split(',') {
+        let part = part.trim();
+        if part.is_empty() {
+            continue;
+        }
+        let (price, plan) = part.split_once('=').ok_or_else(|| ConfigError {
+            name: NAME,
+            message: format!("`{part}` is not price_id=plan"),
+        })?;
+        let plan = plan.parse::<Plan>().map_err(|error| ConfigError {
+            name: NAME,
+            message: error.to_string(),
+        })?;
+        prices.insert(price.trim().to_string(), plan);
+    }
+    Ok(prices)
 }
 
 fn string(name: &'static str, default: &str) -> String {
@@ -151,5 +258,16 @@ mod tests {
         assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
         assert_eq!(parse_duration("7"), Some(Duration::from_secs(7)));
         assert_eq!(parse_duration("5 days"), None);
+    }
+
+    #[test]
+    fn plan_limits_override_only_what_they_name() {
+        let mut limits = *PlanCatalog::default().limits(Plan::Pro);
+        parse_plan_limits("period:unlimited, running:5", &mut limits).unwrap();
+        assert_eq!(limits.analyses_per_period, None);
+        assert_eq!(limits.concurrent_analyses, Some(5));
+        assert_eq!(limits.analyses_per_hour, Some(100));
+        assert!(parse_plan_limits("speed:9", &mut limits).is_err());
+        assert!(parse_plan_limits("hour:many", &mut limits).is_err());
     }
 }

@@ -29,6 +29,7 @@ where
     cqrs: CqrsFramework<A, Store<A>>,
     store: Store<A>,
     notifier: Option<EventNotifier>,
+    snapshot_every: Option<usize>,
     _aggregate: PhantomData<A>,
 }
 
@@ -53,6 +54,7 @@ where
             store: make_store(),
             pool,
             notifier: None,
+            snapshot_every,
             _aggregate: PhantomData,
         }
     }
@@ -83,67 +85,25 @@ where
             .handle(command, &self.services, &sink)
             .await
             .map_err(AggregateError::UserError)?;
-        let events = sink.collect().await;
-        if events.is_empty() {
+        let serialized = serialize::<A>(aggregate_id, 0, sink.collect().await, metadata)?;
+        if serialized.is_empty() {
             return Ok(None);
-        }
-        // Serialised exactly as cqrs-es does, so postgres-es loads these events like its own.
-        let metadata = metadata.to_map();
-        let mut serialized = Vec::with_capacity(events.len());
-        for (index, payload) in events.into_iter().enumerate() {
-            let envelope = EventEnvelope::<A> {
-                aggregate_id: aggregate_id.to_string(),
-                sequence: index + 1,
-                payload,
-                metadata: metadata.clone(),
-            };
-            serialized.push(
-                SerializedEvent::try_from(&envelope)
-                    .map_err(|error| AggregateError::UnexpectedError(Box::new(error)))?,
-            );
         }
         // One statement, so one round trip and its own transaction; the primary key on
         // (aggregate_type, aggregate_id, sequence) turns a taken stream into a conflict.
-        let mut insert = QueryBuilder::<Postgres>::new(
-            "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, \
-             event_version, payload, metadata) ",
-        );
-        insert.push_values(&serialized, |mut row, event| {
-            row.push_bind(&event.aggregate_type)
-                .push_bind(&event.aggregate_id)
-                .push_bind(event.sequence as i64)
-                .push_bind(&event.event_type)
-                .push_bind(&event.event_version)
-                .push_bind(&event.payload)
-                .push_bind(&event.metadata);
-        });
-        insert.push(" RETURNING transaction_id::text, global_position");
-        let rows: Vec<(String, i64)> = match insert.build_query_as().fetch_all(&self.pool).await {
+        let rows: Vec<(String, i64)> = match insert_statement(&serialized)
+            .build_query_as()
+            .fetch_all(&self.pool)
+            .await
+        {
             Ok(rows) => rows,
-            Err(sqlx::Error::Database(error)) if error.code().as_deref() == Some("23505") => {
+            Err(error) if is_unique_violation(&error) => {
                 return Err(AggregateError::AggregateConflict)
             }
             Err(error) => return Err(AggregateError::DatabaseConnectionError(Box::new(error))),
         };
-        if let Some(notifier) = &self.notifier {
-            notifier.appended(
-                serialized
-                    .into_iter()
-                    .map(|event| event.event_type)
-                    .collect(),
-            );
-        }
-        rows.into_iter()
-            .map(|(transaction_id, global_position)| {
-                Ok(EventPosition {
-                    transaction_id: transaction_id
-                        .parse()
-                        .map_err(|error| AggregateError::UnexpectedError(Box::new(error)))?,
-                    global_position,
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map(|positions| positions.into_iter().max())
+        self.notify(&serialized);
+        last_position(rows).map_err(|error| AggregateError::UnexpectedError(Box::new(error)))
     }
 
     async fn load(&self, aggregate_id: &str) -> Result<A, StoreError> {
@@ -194,4 +154,105 @@ where
             })
             .transpose()
     }
+}
+
+impl<A> PgAggregateRepository<A>
+where
+    A: Aggregate + Clone + 'static,
+    A::Error: Send + Sync + 'static,
+{
+    /// The current state with the sequence and snapshot version it was loaded at: what a
+    /// caller that appends by itself (see `joint_append`) needs.
+    pub(crate) async fn load_context(
+        &self,
+        aggregate_id: &str,
+    ) -> Result<cqrs_es::persist::EventStoreAggregateContext<A>, StoreError> {
+        self.store
+            .load_aggregate(aggregate_id)
+            .await
+            .map_err(|error| StoreError(Box::new(error)))
+    }
+
+    pub(crate) fn services(&self) -> &A::Services {
+        &self.services
+    }
+
+    pub(crate) fn snapshot_every(&self) -> Option<usize> {
+        self.snapshot_every
+    }
+
+    /// Wakes this process's catch-up readers for the event types just appended.
+    pub(crate) fn notify(&self, serialized: &[SerializedEvent]) {
+        if let Some(notifier) = &self.notifier {
+            notifier.appended(
+                serialized
+                    .iter()
+                    .map(|event| event.event_type.clone())
+                    .collect(),
+            );
+        }
+    }
+}
+
+/// Serialises `events` exactly as cqrs-es does (so postgres-es loads them like its own), with
+/// sequences following `after_sequence`.
+pub(crate) fn serialize<A: Aggregate>(
+    aggregate_id: &str,
+    after_sequence: usize,
+    events: Vec<A::Event>,
+    metadata: &CommandMetadata,
+) -> Result<Vec<SerializedEvent>, AggregateError<A::Error>> {
+    let metadata = metadata.to_map();
+    events
+        .into_iter()
+        .enumerate()
+        .map(|(index, payload)| {
+            let envelope = EventEnvelope::<A> {
+                aggregate_id: aggregate_id.to_string(),
+                sequence: after_sequence + index + 1,
+                payload,
+                metadata: metadata.clone(),
+            };
+            SerializedEvent::try_from(&envelope)
+                .map_err(|error| AggregateError::UnexpectedError(Box::new(error)))
+        })
+        .collect()
+}
+
+/// One multi-row INSERT of `serialized`, returning each row's position.
+pub(crate) fn insert_statement(serialized: &[SerializedEvent]) -> QueryBuilder<'_, Postgres> {
+    let mut insert = QueryBuilder::<Postgres>::new(
+        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, \
+         event_version, payload, metadata) ",
+    );
+    insert.push_values(serialized, |mut row, event| {
+        row.push_bind(&event.aggregate_type)
+            .push_bind(&event.aggregate_id)
+            .push_bind(event.sequence as i64)
+            .push_bind(&event.event_type)
+            .push_bind(&event.event_version)
+            .push_bind(&event.payload)
+            .push_bind(&event.metadata);
+    });
+    insert.push(" RETURNING transaction_id::text, global_position");
+    insert
+}
+
+pub(crate) fn is_unique_violation(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(error) if error.code().as_deref() == Some("23505"))
+}
+
+/// The greatest of the positions an INSERT returned.
+pub(crate) fn last_position(
+    rows: Vec<(String, i64)>,
+) -> Result<Option<EventPosition>, std::num::ParseIntError> {
+    rows.into_iter()
+        .map(|(transaction_id, global_position)| {
+            Ok(EventPosition {
+                transaction_id: transaction_id.parse()?,
+                global_position,
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(|positions| positions.into_iter().max())
 }

@@ -14,11 +14,15 @@ pub mod detector_catalog;
 pub mod engine;
 pub mod event_store;
 pub mod identity_store;
+pub mod joint_append;
+pub mod mailer;
 pub mod messaging;
 pub mod notifications;
 pub mod public_events;
 pub mod relay;
 pub mod source;
+pub mod stripe_log;
+pub mod subscription_policy;
 pub mod worker;
 
 pub use barrier::CheckpointBarrier;

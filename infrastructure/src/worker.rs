@@ -189,6 +189,9 @@ impl Worker {
     }
 }
 
+/// How long a job over its owner's running-at-once limit waits before it asks again.
+const SLOT_RECHECK: Duration = Duration::from_secs(1);
+
 async fn handle(
     message: jetstream::Message,
     jobs: AnalysisJobs,
@@ -236,6 +239,13 @@ async fn handle(
         Ok(JobOutcome::RetryAfter { delay, error }) => {
             tracing::info!(analysis.id = %analysis_id, %error, delay_ms = delay.as_millis() as u64, "attempt failed; retrying later");
             AckKind::Nak(Some(*delay))
+        }
+        Ok(JobOutcome::WaitingForSlot { limit }) => {
+            // The owner's analyses use every slot of the plan; look again shortly. Jitter
+            // keeps a user's waiting jobs from all asking at the same moment.
+            let delay = SLOT_RECHECK + Duration::from_millis(rand::random_range(0..1000));
+            tracing::debug!(analysis.id = %analysis_id, limit, "waiting for a run slot");
+            AckKind::Nak(Some(delay))
         }
         Ok(JobOutcome::Failed { error }) => {
             tracing::warn!(analysis.id = %analysis_id, %error, "analysis failed");

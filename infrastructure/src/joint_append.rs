@@ -1,0 +1,159 @@
+//! Appends to two streams in one transaction (see `application::ports::JointAppend`): the
+//! quota charge on a `Subscription` together with the new `Analysis` or `Project` it pays for.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use cqrs_es::event_sink::EventSink;
+use cqrs_es::Aggregate;
+use sqlx::PgPool;
+
+use application::ports::{JointAppend, JointAppendError};
+use application::{CommandMetadata, EventPosition, StoreError};
+
+use crate::event_store::{
+    insert_statement, is_unique_violation, last_position, serialize, PgAggregateRepository,
+};
+
+pub struct PgJointAppend<A: Aggregate, B: Aggregate> {
+    pool: PgPool,
+    first: Arc<PgAggregateRepository<A>>,
+    second: Arc<PgAggregateRepository<B>>,
+}
+
+impl<A: Aggregate, B: Aggregate> PgJointAppend<A, B> {
+    pub fn new(
+        pool: PgPool,
+        first: Arc<PgAggregateRepository<A>>,
+        second: Arc<PgAggregateRepository<B>>,
+    ) -> Self {
+        Self {
+            pool,
+            first,
+            second,
+        }
+    }
+}
+
+fn store_error<E1, E2>(
+    error: impl std::error::Error + Send + Sync + 'static,
+) -> JointAppendError<E1, E2> {
+    JointAppendError::Store(StoreError::new(error))
+}
+
+#[async_trait]
+impl<A, B> JointAppend<A, B> for PgJointAppend<A, B>
+where
+    A: Aggregate + Clone + 'static,
+    B: Aggregate + Clone + 'static,
+    A::Command: Send,
+    B::Command: Send,
+    A::Error: Send + Sync + 'static,
+    B::Error: Send + Sync + 'static,
+{
+    async fn execute_and_create(
+        &self,
+        first_id: &str,
+        first: A::Command,
+        second_id: &str,
+        second: B::Command,
+        metadata: &CommandMetadata,
+    ) -> Result<Option<EventPosition>, JointAppendError<A::Error, B::Error>> {
+        let mut created = B::default();
+        let sink = EventSink::default();
+        created
+            .handle(second, self.second.services(), &sink)
+            .await
+            .map_err(JointAppendError::Second)?;
+        let second_events = serialize::<B>(second_id, 0, sink.collect().await, metadata)
+            .map_err(|error| JointAppendError::Store(StoreError(Box::new(error))))?;
+
+        let context = self
+            .first
+            .load_context(first_id)
+            .await
+            .map_err(JointAppendError::Store)?;
+        let loaded_at = context.current_sequence;
+        let mut aggregate = context.aggregate;
+        let sink = EventSink::default();
+        aggregate
+            .handle(first, self.first.services(), &sink)
+            .await
+            .map_err(JointAppendError::First)?;
+        let first_events = serialize::<A>(first_id, loaded_at, sink.collect().await, metadata)
+            .map_err(|error| JointAppendError::Store(StoreError(Box::new(error))))?;
+
+        let mut tx = self.pool.begin().await.map_err(store_error)?;
+        let mut rows = Vec::new();
+        if !second_events.is_empty() {
+            match insert_statement(&second_events)
+                .build_query_as::<(String, i64)>()
+                .fetch_all(&mut *tx)
+                .await
+            {
+                Ok(inserted) => rows.extend(inserted),
+                Err(error) if is_unique_violation(&error) => {
+                    return Err(JointAppendError::SecondExists)
+                }
+                Err(error) => return Err(store_error(error)),
+            }
+        }
+        if !first_events.is_empty() {
+            match insert_statement(&first_events)
+                .build_query_as::<(String, i64)>()
+                .fetch_all(&mut *tx)
+                .await
+            {
+                Ok(inserted) => rows.extend(inserted),
+                Err(error) if is_unique_violation(&error) => {
+                    return Err(JointAppendError::FirstMoved)
+                }
+                Err(error) => return Err(store_error(error)),
+            }
+            // Keep the first stream's snapshot as cqrs-es would: refreshed whenever the
+            // sequence crosses a multiple of the snapshot size.
+            if let Some(every) = self.first.snapshot_every() {
+                let sequence = loaded_at + first_events.len();
+                if sequence / every > loaded_at / every {
+                    let payload = serde_json::to_value(&aggregate).map_err(store_error)?;
+                    let written = match context.current_snapshot {
+                        None => sqlx::query(
+                            "INSERT INTO snapshots (aggregate_type, aggregate_id, last_sequence, \
+                             current_snapshot, payload) VALUES ($1, $2, $3, 1, $4) \
+                             ON CONFLICT DO NOTHING",
+                        )
+                        .bind(A::TYPE)
+                        .bind(first_id)
+                        .bind(sequence as i64)
+                        .bind(&payload)
+                        .execute(&mut *tx)
+                        .await,
+                        Some(version) => {
+                            sqlx::query(
+                                "UPDATE snapshots SET last_sequence = $3, payload = $4, \
+                             current_snapshot = $5 WHERE aggregate_type = $1 \
+                             AND aggregate_id = $2 AND current_snapshot = $6",
+                            )
+                            .bind(A::TYPE)
+                            .bind(first_id)
+                            .bind(sequence as i64)
+                            .bind(&payload)
+                            .bind(version as i64 + 1)
+                            .bind(version as i64)
+                            .execute(&mut *tx)
+                            .await
+                        }
+                    }
+                    .map_err(store_error)?;
+                    if written.rows_affected() == 0 {
+                        return Err(JointAppendError::FirstMoved);
+                    }
+                }
+            }
+        }
+        tx.commit().await.map_err(store_error)?;
+        self.second.notify(&second_events);
+        self.first.notify(&first_events);
+        last_position(rows).map_err(store_error)
+    }
+}
