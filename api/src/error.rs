@@ -40,6 +40,7 @@ pub struct ApiError {
     code: &'static str,
     detail: String,
     extensions: Map<String, Value>,
+    headers: Vec<(header::HeaderName, HeaderValue)>,
     /// Logged, never sent: the cause of a 500.
     internal: Option<Box<dyn StdError + Send + Sync>>,
 }
@@ -51,8 +52,15 @@ impl ApiError {
             code,
             detail: detail.into(),
             extensions: Map::new(),
+            headers: Vec::new(),
             internal: None,
         }
+    }
+
+    /// Adds a response header (`Retry-After`, say).
+    pub fn with_header(mut self, name: header::HeaderName, value: HeaderValue) -> Self {
+        self.headers.push((name, value));
+        self
     }
 
     pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
@@ -145,6 +153,9 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static(PROBLEM_CONTENT_TYPE),
         );
+        for (name, value) in &self.headers {
+            headers.insert(name.clone(), value.clone());
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             headers.insert(
                 header::WWW_AUTHENTICATE,
@@ -184,9 +195,88 @@ impl From<AppError> for ApiError {
             AppError::ContentionExhausted { .. } => {
                 ApiError::new(StatusCode::CONFLICT, "CONCURRENT_UPDATE", error.to_string())
             }
+            AppError::LimitReached {
+                kind,
+                limit,
+                used,
+                resets_at,
+            } => limit_reached(kind, limit, used, resets_at),
+            AppError::CloudAnalysisNotAllowed { status } => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "CLOUD_ANALYSIS_NOT_ALLOWED",
+                format!(
+                    "your subscription is {}: cloud analyses are not available until it is paid",
+                    status.as_str()
+                ),
+            )
+            .with("subscriptionStatus", status.as_str())
+            .with("canRunCloudAnalysis", false)
+            .with("upgradeUrl", UPGRADE_URL),
+            AppError::UnmappedPrice { price_id } => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "UNMAPPED_PRICE",
+                format!("Stripe price {price_id} maps to no plan; configure STRIPE_PRICE_PLANS"),
+            )
+            .with("priceId", price_id),
             AppError::Store(store) => ApiError::internal(store),
         }
     }
+}
+
+/// Where a client sends a user who hit a plan limit.
+pub const UPGRADE_URL: &str = "/pricing";
+
+/// 429 with `Retry-After` for the analysis quotas (they free up with time); 403 for the
+/// project limit (it frees up only when a project is archived).
+fn limit_reached(
+    kind: domain::LimitKind,
+    limit: u32,
+    used: u32,
+    resets_at: Option<chrono::DateTime<chrono::Utc>>,
+) -> ApiError {
+    use domain::LimitKind;
+    let (status, code, what) = match kind {
+        LimitKind::AnalysesPerPeriod => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "QUOTA_EXCEEDED",
+            "analyses in this period",
+        ),
+        LimitKind::AnalysesPerHour => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "RATE_LIMITED",
+            "analyses in the last hour",
+        ),
+        LimitKind::ConcurrentAnalyses => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "TOO_MANY_RUNNING",
+            "analyses running at once",
+        ),
+        LimitKind::Projects => (StatusCode::FORBIDDEN, "PROJECT_LIMIT_REACHED", "projects"),
+    };
+    let mut detail = format!("plan limit reached: {used} of {limit} {what}");
+    if let Some(resets_at) = resets_at {
+        detail.push_str(&format!("; resets at {}", resets_at.to_rfc3339()));
+    }
+    let mut error = ApiError::new(status, code, detail)
+        .with("limitName", kind.as_str())
+        .with("limit", limit)
+        .with("used", used)
+        .with("upgradeUrl", UPGRADE_URL);
+    if let Some(resets_at) = resets_at {
+        error = error.with(
+            "resetsAt",
+            resets_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        );
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            let millis = (resets_at - chrono::Utc::now()).num_milliseconds();
+            let seconds = ((millis + 999) / 1000).max(1);
+            error = error.with_header(
+                header::RETRY_AFTER,
+                HeaderValue::from_str(&seconds.to_string()).expect("digits are a header value"),
+            );
+        }
+    }
+    error
 }
 
 impl From<StoreError> for ApiError {

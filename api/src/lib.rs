@@ -26,7 +26,7 @@ use tower_http::trace::TraceLayer;
 use utoipa_scalar::{Scalar, Servable};
 
 pub use error::{ApiError, Problem};
-pub use state::{AppState, ReadinessProbe};
+pub use state::{AppState, ReadinessProbe, StripeWebhook};
 
 /// Request bodies above this are refused with 413.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;

@@ -15,6 +15,8 @@ use utoipa::{Modify, OpenApi};
         (name = "tokens", description = "API tokens of the caller"),
         (name = "projects", description = "Repositories under analysis"),
         (name = "analyses", description = "Analysis runs and their issues"),
+        (name = "usage", description = "The caller's plan, limits and usage"),
+        (name = "webhooks", description = "Incoming webhooks (Stripe)"),
     )
 )]
 pub struct ApiDoc;

@@ -1,6 +1,9 @@
 use std::sync::Arc;
 
-use application::{AnalysisService, IdentityService, ProjectService, UploadStore};
+use application::stripe::StripeService;
+use application::{
+    AnalysisService, IdentityService, ProjectService, SubscriptionService, UploadStore,
+};
 use sqlx::PgPool;
 
 /// What a NATS (or other dependency) readiness check needs to answer.
@@ -18,9 +21,19 @@ pub struct AppState {
     pub identity: IdentityService,
     pub projects: ProjectService,
     pub analyses: AnalysisService,
+    pub subscriptions: SubscriptionService,
+    /// None when no `STRIPE_WEBHOOK_SECRET` is configured: the webhook then answers 503.
+    pub stripe: Option<StripeWebhook>,
     pub read_pool: PgPool,
     pub uploads: Arc<dyn UploadStore>,
     /// Largest upload accepted, in bytes.
     pub max_upload_bytes: usize,
     pub probes: Arc<Vec<Arc<dyn ReadinessProbe>>>,
+}
+
+/// The Stripe webhook's use case and the secret its deliveries are signed with.
+#[derive(Clone)]
+pub struct StripeWebhook {
+    pub service: StripeService,
+    pub secret: String,
 }

@@ -3,8 +3,10 @@
 pub mod analyses;
 pub mod health;
 pub mod projects;
+pub mod stripe;
 pub mod tokens;
 pub mod uploads;
+pub mod usage;
 
 use axum::Router;
 use utoipa::openapi::OpenApi as OpenApiDocument;
@@ -33,6 +35,8 @@ pub fn router(max_upload_bytes: usize) -> (Router<AppState>, OpenApiDocument) {
         .routes(routes!(analyses::get_analysis))
         .routes(routes!(analyses::list_analyses))
         .routes(routes!(analyses::cancel_analysis))
+        .routes(routes!(usage::get_usage))
+        .routes(routes!(stripe::stripe_webhook))
         .merge(uploads)
         .split_for_parts()
 }
