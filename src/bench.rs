@@ -124,6 +124,16 @@ where
     Ok((all.0.len() as f64 / elapsed, all))
 }
 
+/// Benchmarks submit far more than any plan allows in an hour: the benchmark user's plan is
+/// unbounded (the quota is still charged on every submission, which is what is measured).
+fn unbounded_enterprise(config: &mut Config) {
+    let limits = config.plans.limits_mut(domain::Plan::Enterprise);
+    limits.analyses_per_period = None;
+    limits.analyses_per_hour = None;
+    limits.concurrent_analyses = None;
+    limits.projects = None;
+}
+
 fn bench_database_url(config: &Config) -> (String, String, String) {
     let name = format!("insight_bench_{}", Uuid::new_v4().simple());
     (
@@ -137,6 +147,7 @@ async fn core(args: CoreArgs, config: Config) -> anyhow::Result<()> {
     let (database_url, maintenance_url, database_name) = bench_database_url(&config);
     let mut config = config.with_database_url(&database_url);
     config.bind_addr = "127.0.0.1:0".parse()?;
+    unbounded_enterprise(&mut config);
     let max_clients = args.clients.iter().copied().max().unwrap_or(1);
     config.database_max_connections = (max_clients as u32 + 8).max(20);
     eprintln!("bench database: {database_name}");
@@ -528,6 +539,7 @@ async fn pipeline(args: PipelineArgs, config: Config) -> anyhow::Result<()> {
     let (database_url, maintenance_url, database_name) = bench_database_url(&config);
     let mut config = config.with_database_url(&database_url);
     config.bind_addr = "127.0.0.1:0".parse()?;
+    unbounded_enterprise(&mut config);
     config.nats_prefix = format!("bench{}", &Uuid::new_v4().simple().to_string()[..8]);
     eprintln!(
         "bench database: {database_name}, subjects {}.>",

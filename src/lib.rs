@@ -7,18 +7,25 @@ pub mod telemetry;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use api::{AppState, ReadinessProbe};
 use application::jobs::{AnalysisJobs, RetryPolicy};
-use application::{AnalysisService, IdentityService, ProjectService};
-use domain::{Analysis, NoServices, Project};
+use application::stripe::{PriceCatalog, StripeService};
+use application::{AnalysisService, IdentityService, ProjectService, SubscriptionService};
+use domain::{Analysis, NoServices, Project, Subscription};
 use infrastructure::engine::DetectorsEngine;
+use infrastructure::joint_append::PgJointAppend;
+use infrastructure::mailer::{Mailer, MailerHandle};
 use infrastructure::messaging::{NatsCancelSignal, Topology};
 use infrastructure::relay::{Relay, RelayHandle};
 use infrastructure::source::archive::ArchiveLimits;
 use infrastructure::source::uploads::{AnySourceFetcher, PgUploadStore};
 use infrastructure::source::{GitLimits, GitSourceFetcher};
+use infrastructure::stripe_log::PgStripeEventLog;
+use infrastructure::subscription_policy::{PolicyHandle, SubscriptionPolicy};
 use infrastructure::worker::{Worker, WorkerHandle, WorkerSettings};
+use infrastructure::PgNotificationOutbox;
 use infrastructure::{
     CheckpointBarrier, Config, EventNotifier, PgAggregateRepository, PgIdentityStore, SystemClock,
 };
@@ -31,6 +38,10 @@ use tokio::task::JoinHandle;
 /// Snapshot an analysis every this many commands: long analyses (hundreds of batches) then
 /// load from a snapshot plus a few events.
 const ANALYSIS_SNAPSHOT_EVERY: usize = 50;
+
+/// A subscription gains events with every analysis (counted, slot taken, slot freed): loads
+/// start from a snapshot refreshed this often.
+const SUBSCRIPTION_SNAPSHOT_EVERY: usize = 30;
 
 /// Which parts of the system this process runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,6 +70,10 @@ pub struct Services {
     pub identity: IdentityService,
     pub projects: ProjectService,
     pub analyses: AnalysisService,
+    pub subscriptions: SubscriptionService,
+    pub stripe: StripeService,
+    pub projects_repository: Arc<PgAggregateRepository<Project>>,
+    pub outbox: Arc<PgNotificationOutbox>,
     pub barrier: CheckpointBarrier,
     /// Wakes this process's projectors when its commands append events.
     pub notifier: EventNotifier,
@@ -88,24 +103,55 @@ impl Services {
             max_bytes: config.max_source_bytes,
         };
         let uploads = Arc::new(PgUploadStore::new(pool.clone(), archive_limits));
+        let subscription_repository = Arc::new(
+            PgAggregateRepository::<Subscription>::new(
+                pool.clone(),
+                config.plans,
+                Some(SUBSCRIPTION_SNAPSHOT_EVERY),
+            )
+            .with_notifier(notifier.clone()),
+        );
+        let subscriptions =
+            SubscriptionService::new(subscription_repository.clone(), config.plans, clock.clone());
+        let stripe = StripeService::new(
+            Arc::new(PgStripeEventLog::new(pool.clone())),
+            subscriptions.clone(),
+            PriceCatalog(config.stripe_prices.clone()),
+            clock.clone(),
+        );
         Self {
             identity: IdentityService::new(
                 Arc::new(PgIdentityStore::new(pool.clone())),
                 clock.clone(),
-            ),
+            )
+            .with_subscriptions(subscriptions.clone()),
             projects: ProjectService::new(
                 projects.clone(),
                 Arc::new(barrier.clone()),
                 clock.clone(),
-            ),
+            )
+            .with_quota(Arc::new(PgJointAppend::new(
+                pool.clone(),
+                subscription_repository.clone(),
+                projects.clone(),
+            ))),
             analyses: AnalysisService::new(
-                analyses,
-                projects,
+                analyses.clone(),
+                projects.clone(),
                 Arc::new(infrastructure::detector_catalog::RegistryDetectorCatalog::default()),
                 Arc::new(barrier.clone()),
                 clock,
             )
-            .with_uploads(uploads.clone()),
+            .with_uploads(uploads.clone())
+            .with_quota(Arc::new(PgJointAppend::new(
+                pool.clone(),
+                subscription_repository,
+                analyses,
+            ))),
+            subscriptions,
+            stripe,
+            projects_repository: projects,
+            outbox: Arc::new(PgNotificationOutbox::new(pool.clone())),
             barrier,
             notifier,
             uploads,
@@ -152,6 +198,8 @@ pub struct Application {
     pub projectors: Vec<ProjectorHandle>,
     relay: Option<RelayHandle>,
     worker: Option<WorkerHandle>,
+    policy: Option<PolicyHandle>,
+    mailer: Option<MailerHandle>,
     server: Option<JoinHandle<std::io::Result<()>>>,
     shutdown: watch::Sender<bool>,
 }
@@ -164,6 +212,8 @@ pub enum StartError {
     Nats(#[from] infrastructure::messaging::NatsConnectError),
     #[error(transparent)]
     Stream(#[from] infrastructure::messaging::StreamSetupError),
+    #[error(transparent)]
+    Mailer(#[from] infrastructure::mailer::MailerError),
     #[error("cannot listen on {address}: {source}")]
     Bind {
         address: SocketAddr,
@@ -217,6 +267,27 @@ impl Application {
             }
         }
 
+        // The subscription policy and the mailer are catch-up work like the projectors.
+        let mut policy = None;
+        let mut mailer = None;
+        if roles.projectors {
+            policy = Some(
+                SubscriptionPolicy::new(
+                    pool.clone(),
+                    services.subscriptions.clone(),
+                    services.analyses.clone(),
+                    services.projects_repository.clone(),
+                    services.outbox.clone(),
+                )
+                .spawn(services.notifier.clone(), config.projection_poll),
+            );
+            if let Some(smtp_url) = &config.smtp_url {
+                let sender = Mailer::new(pool.clone(), smtp_url, &config.smtp_from)?
+                    .with_retry_base(config.smtp_retry_base);
+                mailer = Some(sender.spawn(Duration::from_secs(1)));
+            }
+        }
+
         let relay = match (&nats, roles.relay) {
             (Some(client), true) => {
                 let jetstream = async_nats::jetstream::new(client.clone());
@@ -248,7 +319,8 @@ impl Application {
                         delays: config.retry_delays.clone(),
                     },
                     worker_name(),
-                );
+                )
+                .with_run_slots(services.subscriptions.clone());
                 let worker = Worker::new(
                     client.clone(),
                     async_nats::jetstream::new(client.clone()),
@@ -272,6 +344,14 @@ impl Application {
                 identity: services.identity.clone(),
                 projects: services.projects.clone(),
                 analyses: services.analyses.clone(),
+                subscriptions: services.subscriptions.clone(),
+                stripe: config
+                    .stripe_webhook_secret
+                    .clone()
+                    .map(|secret| api::StripeWebhook {
+                        service: services.stripe.clone(),
+                        secret,
+                    }),
                 read_pool: pool.clone(),
                 uploads: services.uploads.clone(),
                 max_upload_bytes: config.max_upload_bytes,
@@ -302,6 +382,8 @@ impl Application {
             projectors,
             relay,
             worker,
+            policy,
+            mailer,
             server,
             shutdown,
         })
@@ -324,6 +406,12 @@ impl Application {
         }
         if let Some(relay) = self.relay {
             relay.stop().await;
+        }
+        if let Some(policy) = self.policy {
+            policy.stop().await;
+        }
+        if let Some(mailer) = self.mailer {
+            mailer.stop().await;
         }
         for projector in self.projectors {
             projector.stop().await;

@@ -92,6 +92,13 @@ enum AdminCommand {
         #[arg(long, default_value = "free")]
         plan: String,
     },
+    /// Puts a user on a plan at once (outside Stripe), recorded on their subscription.
+    SetPlan {
+        #[arg(long)]
+        user_id: String,
+        #[arg(long)]
+        plan: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -193,6 +200,29 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Migrate => {
             infrastructure::db::prepare(&config.database_url, 2).await?;
             tracing::info!("migrations applied");
+        }
+        Command::Admin {
+            command: AdminCommand::SetPlan { user_id, plan },
+        } => {
+            let pool = infrastructure::db::prepare(&config.database_url, 4).await?;
+            let services = Services::new(pool, &config);
+            let user: domain::UserId = user_id
+                .parse()
+                .map_err(|_| anyhow::anyhow!("--user-id: not a UUID"))?;
+            let plan: application::Plan = plan.parse()?;
+            let metadata = application::CommandMetadata::new(
+                application::Actor::System("admin".into()),
+                uuid::Uuid::now_v7(),
+            );
+            services
+                .subscriptions
+                .change_plan(user, plan, &metadata)
+                .await?;
+            let usage = services.subscriptions.usage(user).await?;
+            println!(
+                "{}",
+                serde_json::json!({"userId": user, "plan": usage.plan.as_upper_str()})
+            );
         }
         Command::Admin {
             command: AdminCommand::CreateUser { email, plan },

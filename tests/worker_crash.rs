@@ -119,7 +119,7 @@ async fn a_worker_killed_mid_job_loses_nothing_and_duplicates_nothing() {
     let (_, token) = app
         .services
         .identity
-        .create_user(email, application::Plan::Free)
+        .create_user(email, application::Plan::Enterprise)
         .await
         .unwrap();
     let token = token.token.expose().to_string();

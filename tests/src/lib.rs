@@ -27,6 +27,9 @@ pub struct TestApp {
     pub client: Client,
     pub token: String,
     pub user_id: domain::UserId,
+    /// Events in the log once the app and its user existed (opening the user's subscription
+    /// writes one): `event_count` counts from here.
+    baseline_events: i64,
 }
 
 fn configured_url() -> String {
@@ -119,6 +122,10 @@ pub async fn spawn_app_configured(roles: Roles, adjust: impl FnOnce(&mut Config)
         .map(|address| format!("http://{address}"))
         .unwrap_or_default();
     let (user_id, token) = create_user(&app.services, "owner").await;
+    let baseline_events = sqlx::query_scalar("SELECT count(*) FROM events")
+        .fetch_one(&app.services.pool)
+        .await
+        .expect("events counted");
     TestApp {
         app,
         base_url,
@@ -128,16 +135,26 @@ pub async fn spawn_app_configured(roles: Roles, adjust: impl FnOnce(&mut Config)
         client: Client::new(),
         token,
         user_id,
+        baseline_events,
     }
 }
 
-/// A new user (unique e-mail) and their first token.
+/// A new user (unique e-mail) and their first token, on ENTERPRISE: tests of other rules
+/// submit more than the smaller plans allow. Plan tests use `create_user_on`.
 pub async fn create_user(services: &Services, label: &str) -> (domain::UserId, String) {
+    create_user_on(services, label, application::Plan::Enterprise).await
+}
+
+pub async fn create_user_on(
+    services: &Services,
+    label: &str,
+    plan: application::Plan,
+) -> (domain::UserId, String) {
     let email = application::Email::parse(&format!("{label}-{}@example.com", Uuid::new_v4()))
         .expect("valid e-mail");
     let (user_id, token) = services
         .identity
-        .create_user(email, application::Plan::Free)
+        .create_user(email, plan)
         .await
         .expect("user created");
     (user_id, token.token.expose().to_string())
@@ -204,11 +221,13 @@ impl TestApp {
         PgConnection::connect(&self.database_url).await.unwrap()
     }
 
+    /// Events written since the app and its user were set up.
     pub async fn event_count(&self) -> i64 {
-        sqlx::query_scalar("SELECT count(*) FROM events")
+        let total: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
             .fetch_one(&self.app.services.pool)
             .await
-            .unwrap()
+            .unwrap();
+        total - self.baseline_events
     }
 
     /// Waits until every projector has applied every committed event.

@@ -25,6 +25,11 @@ impl Projector for RecordingProjector {
         &["test_applied"]
     }
 
+    /// Only what the tests insert (creating the test's user appends a subscription event).
+    fn event_types(&self) -> &'static [&'static str] {
+        &["ProjectCreated"]
+    }
+
     async fn apply(
         &self,
         conn: &mut PgConnection,
