@@ -283,7 +283,8 @@ impl Application {
             );
             if let Some(smtp_url) = &config.smtp_url {
                 let sender = Mailer::new(pool.clone(), smtp_url, &config.smtp_from)?
-                    .with_retry_base(config.smtp_retry_base);
+                    .with_retry_base(config.smtp_retry_base)
+                    .with_send_timeout(config.smtp_timeout);
                 mailer = Some(sender.spawn(Duration::from_secs(1)));
             }
         }

@@ -66,6 +66,8 @@ pub struct Config {
     pub smtp_from: String,
     /// `SMTP_RETRY_BASE_MS`: the first delay after a failed send, doubling up to an hour.
     pub smtp_retry_base: Duration,
+    /// `SMTP_TIMEOUT_MS`: the bound on one whole SMTP conversation (at most 60 s).
+    pub smtp_timeout: Duration,
 }
 
 impl Config {
@@ -104,6 +106,7 @@ impl Config {
                 "Insight Cloud <notifications@insight.localhost>",
             ),
             smtp_retry_base: Duration::from_millis(parsed("SMTP_RETRY_BASE_MS", 5_000)?),
+            smtp_timeout: Duration::from_millis(parsed("SMTP_TIMEOUT_MS", 30_000)?),
         })
     }
 

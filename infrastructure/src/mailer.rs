@@ -25,8 +25,14 @@ pub enum MailerError {
 }
 
 /// How long a claimed notification is left to its sender before another may take it (a
-/// sender that died mid-send): more than the SMTP timeout.
+/// sender that died mid-send): well over the whole-send timeout.
 const CLAIM_LEASE: Duration = Duration::from_secs(120);
+
+/// Default bound on one whole SMTP conversation. lettre's own timeout covers the connection
+/// and single socket operations, but a server that stops answering mid-conversation (seen:
+/// after refusing a message with 451, a server ignored the following RSET/QUIT) would hold the
+/// sender forever without this outer bound.
+const SEND_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Delay before the next attempt after `attempts` failures: `base` doubling, at most an hour.
 fn retry_delay(base: Duration, attempts: i32) -> Duration {
@@ -40,6 +46,7 @@ pub struct Mailer {
     transport: AsyncSmtpTransport<Tokio1Executor>,
     from: Mailbox,
     retry_base: Duration,
+    send_timeout: Duration,
 }
 
 pub struct MailerHandle {
@@ -76,12 +83,21 @@ impl Mailer {
             transport,
             from,
             retry_base: Duration::from_secs(5),
+            send_timeout: SEND_TIMEOUT,
         })
     }
 
     /// The first retry delay (doubling after each failure); tests shorten it.
     pub fn with_retry_base(mut self, base: Duration) -> Self {
         self.retry_base = base;
+        self
+    }
+
+    /// The bound on one whole SMTP conversation (at most `CLAIM_LEASE`); tests shorten it.
+    /// A conversation cut off after the server accepted the message sends it again later:
+    /// delivery is at least once, and the stable Message-ID lets mail clients fold repeats.
+    pub fn with_send_timeout(mut self, timeout: Duration) -> Self {
+        self.send_timeout = timeout.min(CLAIM_LEASE / 2);
         self
     }
 
@@ -92,7 +108,6 @@ impl Mailer {
                 let sent = match self.send_due().await {
                     Ok(sent) => sent,
                     Err(error) => {
-                        eprintln!("MAILER {error}");
                         tracing::warn!(%error, "notification sender failed; retrying");
                         0
                     }
@@ -180,11 +195,13 @@ impl Mailer {
             .header(ContentType::TEXT_PLAIN)
             .body(pending.body.clone())
             .map_err(|error| error.to_string())?;
-        self.transport
-            .send(message)
-            .await
-            .map(drop)
-            .map_err(|error| error.to_string())
+        match tokio::time::timeout(self.send_timeout, self.transport.send(message)).await {
+            Ok(sent) => sent.map(drop).map_err(|error| error.to_string()),
+            Err(_) => Err(format!(
+                "the mail server did not finish within {} ms",
+                self.send_timeout.as_millis()
+            )),
+        }
     }
 }
 
