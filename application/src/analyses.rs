@@ -8,7 +8,7 @@ use cqrs_es::AggregateError;
 use tracing::instrument;
 use uuid::Uuid;
 
-use crate::contention::ContentionBackoff;
+use crate::contention::{self, ContentionBackoff};
 use crate::error::{AppError, StoreError};
 use crate::metadata::{Actor, CommandMetadata};
 use crate::ports::{
@@ -231,6 +231,7 @@ impl AnalysisService {
                 Err(other) => Err(RequestNotAppended::Refused(analysis_error(other))),
             };
         };
+        let _turn = contention::turn_on(&user).await;
         let mut backoff = ContentionBackoff::new();
         loop {
             // Counted at the request's own time, so a refund finds the period it was in.

@@ -6,7 +6,7 @@ use cqrs_es::AggregateError;
 use tracing::instrument;
 use uuid::Uuid;
 
-use crate::contention::ContentionBackoff;
+use crate::contention::{self, ContentionBackoff};
 use crate::error::{AppError, StoreError};
 use crate::metadata::{Actor, CommandMetadata};
 use crate::ports::{
@@ -107,6 +107,7 @@ impl ProjectService {
                 .await
                 .map_err(project_error);
         };
+        let _turn = contention::turn_on(&user).await;
         let mut backoff = ContentionBackoff::new();
         loop {
             let charge = SubscriptionCommand::CountProject {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use cqrs_es::AggregateError;
 use tracing::instrument;
 
-use crate::contention::ContentionBackoff;
+use crate::contention::{self, ContentionBackoff};
 use crate::error::{AppError, StoreError};
 use crate::metadata::CommandMetadata;
 use crate::ports::{AggregateRepository, Clock, EventPosition};
@@ -164,6 +164,7 @@ impl SubscriptionService {
         command: SubscriptionCommand,
         metadata: &CommandMetadata,
     ) -> Result<Option<EventPosition>, AppError> {
+        let _turn = contention::turn_on(&user).await;
         let mut backoff = ContentionBackoff::new();
         loop {
             let metadata = metadata.next_command();
