@@ -220,6 +220,18 @@ pub struct CheckedUrl {
 }
 
 impl AddressPolicy {
+    /// Every scheme of the two and every address: for endpoints the operator configured
+    /// (`INTERNAL_WEBHOOK_URL`), never for a customer's.
+    pub fn unrestricted() -> Self {
+        Self {
+            allow_http: true,
+            allowed: vec![
+                IpNet::V4(ipnet::Ipv4Net::default()),
+                IpNet::V6(ipnet::Ipv6Net::default()),
+            ],
+        }
+    }
+
     /// Parses and checks a webhook URL: scheme, no credentials, and an IP literal (IPv4, IPv6,
     /// IPv4-mapped) or `localhost` outside the refused ranges.
     pub fn check_url(&self, text: &str) -> Result<CheckedUrl, UrlRefusal> {
