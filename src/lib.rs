@@ -10,9 +10,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use api::{AppState, ReadinessProbe};
+use application::internal_webhook::InternalWebhooks;
 use application::jobs::{AnalysisJobs, RetryPolicy};
 use application::stripe::{PriceCatalog, StripeService};
-use application::internal_webhook::InternalWebhooks;
 use application::webhooks::{AddressPolicy, WebhookSecret, WebhookService};
 use application::{AnalysisService, IdentityService, ProjectService, SubscriptionService};
 use domain::{Analysis, NoServices, Project, Subscription};
@@ -135,16 +135,13 @@ impl Services {
             PriceCatalog(config.stripe_prices.clone()),
             clock.clone(),
         );
-        let projects_service = ProjectService::new(
-            projects.clone(),
-            Arc::new(barrier.clone()),
-            clock.clone(),
-        )
-        .with_quota(Arc::new(PgJointAppend::new(
-            pool.clone(),
-            subscription_repository.clone(),
-            projects.clone(),
-        )));
+        let projects_service =
+            ProjectService::new(projects.clone(), Arc::new(barrier.clone()), clock.clone())
+                .with_quota(Arc::new(PgJointAppend::new(
+                    pool.clone(),
+                    subscription_repository.clone(),
+                    projects.clone(),
+                )));
         let webhooks = WebhookService::new(
             Arc::new(PgWebhookStore::new(pool.clone())),
             projects_service.clone(),

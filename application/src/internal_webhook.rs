@@ -124,39 +124,50 @@ impl InternalWebhooks {
         signature: Option<&str>,
         body: &[u8],
     ) -> Result<InternalOutcome, InternalWebhookError> {
-        verify(&self.secret, id, timestamp, signature, body, self.clock.now())?;
+        verify(
+            &self.secret,
+            id,
+            timestamp,
+            signature,
+            body,
+            self.clock.now(),
+        )?;
         let id = id.unwrap_or_default();
         if id.is_empty() || id.len() > 255 {
             return Err(AppError::invalid("webhook-id", "must be 1 to 255 characters").into());
         }
         let message: Message = serde_json::from_slice(body).map_err(|error| {
-            AppError::invalid("body", format!("expected {{type, timestamp, data}}: {error}"))
+            AppError::invalid(
+                "body",
+                format!("expected {{type, timestamp, data}}: {error}"),
+            )
         })?;
         // Parse (and check) everything before anything is written.
-        let command = match message.event_type.as_str() {
-            "analysis.completed" => {
-                let input: AnalysisCompleted = serde_json::from_value(message.data)
-                    .map_err(|error| AppError::invalid("data", error.to_string()))?;
-                for (index, finding) in input.findings.iter().enumerate() {
-                    finding
-                        .validate(index)
-                        .map_err(|error| AppError::invalid("data.findings", error.to_string()))?;
+        let command =
+            match message.event_type.as_str() {
+                "analysis.completed" => {
+                    let input: AnalysisCompleted = serde_json::from_value(message.data)
+                        .map_err(|error| AppError::invalid("data", error.to_string()))?;
+                    for (index, finding) in input.findings.iter().enumerate() {
+                        finding.validate(index).map_err(|error| {
+                            AppError::invalid("data.findings", error.to_string())
+                        })?;
+                    }
+                    Command::Complete(input)
                 }
-                Command::Complete(input)
-            }
-            "project.created" => {
-                let input: ProjectCreated = serde_json::from_value(message.data)
-                    .map_err(|error| AppError::invalid("data", error.to_string()))?;
-                Command::CreateProject(input.owner, parse_project(input)?)
-            }
-            other => {
-                return Err(AppError::invalid(
+                "project.created" => {
+                    let input: ProjectCreated = serde_json::from_value(message.data)
+                        .map_err(|error| AppError::invalid("data", error.to_string()))?;
+                    Command::CreateProject(input.owner, parse_project(input)?)
+                }
+                other => return Err(AppError::invalid(
                     "type",
-                    format!("`{other}` is not accepted; expected analysis.completed or project.created"),
+                    format!(
+                        "`{other}` is not accepted; expected analysis.completed or project.created"
+                    ),
                 )
-                .into())
-            }
-        };
+                .into()),
+            };
         if !self
             .received
             .first_time(id, &message.event_type)
@@ -169,7 +180,12 @@ impl InternalWebhooks {
             Command::Complete(input) => self.complete(id, input).await,
             Command::CreateProject(owner, project) => self
                 .projects
-                .create_for(owner, project, Uuid::now_v7(), Actor::System("internal-webhook".into()))
+                .create_for(
+                    owner,
+                    project,
+                    Uuid::now_v7(),
+                    Actor::System("internal-webhook".into()),
+                )
                 .await
                 .map(InternalOutcome::ProjectCreated),
         };
@@ -250,7 +266,9 @@ fn summary_input(summary: &Summary) -> SummaryInput {
 }
 
 fn parse_project(input: ProjectCreated) -> Result<CreateProject, AppError> {
-    let field = |name: &'static str| move |error: domain::ValueError| AppError::invalid(name, error.to_string());
+    let field = |name: &'static str| {
+        move |error: domain::ValueError| AppError::invalid(name, error.to_string())
+    };
     Ok(CreateProject {
         name: ProjectName::parse(&input.name).map_err(field("data.name"))?,
         git_remote: GitRemote::parse(&input.git_remote).map_err(field("data.gitRemote"))?,

@@ -112,7 +112,12 @@ impl WebhookSecret {
 
 /// The `webhook-signature` header: one `v1,...` per secret, space-separated (during a rotation
 /// both the new and the old secret sign).
-pub fn signature_header(secrets: &[&WebhookSecret], id: &str, timestamp: i64, body: &[u8]) -> String {
+pub fn signature_header(
+    secrets: &[&WebhookSecret],
+    id: &str,
+    timestamp: i64,
+    body: &[u8],
+) -> String {
     secrets
         .iter()
         .map(|secret| secret.sign(id, timestamp, body))
@@ -198,7 +203,10 @@ pub enum UrlRefusal {
     #[error("has no host")]
     NoHost,
     #[error("points to {address}, a {range} address, which webhooks may not reach")]
-    Refused { address: IpAddr, range: &'static str },
+    Refused {
+        address: IpAddr,
+        range: &'static str,
+    },
     #[error("points to localhost, which webhooks may not reach")]
     Localhost,
 }
@@ -693,7 +701,11 @@ mod tests {
     fn the_standard_webhooks_test_vector_signs_as_published() {
         let secret = WebhookSecret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
         assert_eq!(
-            secret.sign("msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, br#"{"test": 2432232314}"#),
+            secret.sign(
+                "msg_p5jXN8AQM9LWM0D4loKWxJek",
+                1614265330,
+                br#"{"test": 2432232314}"#
+            ),
             "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
         );
     }
@@ -712,7 +724,14 @@ mod tests {
         let stranger = WebhookSecret::generate();
         let ts = now.timestamp().to_string();
         assert_eq!(
-            verify(&stranger, Some("msg_1"), Some(&ts), Some(&header), b"{}", now),
+            verify(
+                &stranger,
+                Some("msg_1"),
+                Some(&ts),
+                Some(&header),
+                b"{}",
+                now
+            ),
             Err(VerifyError::Mismatch)
         );
         let late = now + chrono::Duration::seconds(301);
@@ -762,7 +781,11 @@ mod tests {
         ] {
             assert!(refused(&policy, url), "{url}");
         }
-        for url in ["https://93.184.216.34/", "https://[2606:4700::1111]/", "https://example.com/x"] {
+        for url in [
+            "https://93.184.216.34/",
+            "https://[2606:4700::1111]/",
+            "https://example.com/x",
+        ] {
             assert!(policy.check_url(url).is_ok(), "{url}");
         }
     }
@@ -775,7 +798,9 @@ mod tests {
             UrlRefusal::NotHttps
         );
         assert_eq!(
-            strict.check_url("https://user:pw@example.com/").unwrap_err(),
+            strict
+                .check_url("https://user:pw@example.com/")
+                .unwrap_err(),
             UrlRefusal::Credentials
         );
         let open = AddressPolicy {
@@ -783,7 +808,9 @@ mod tests {
             allowed: vec!["127.0.0.1/32".parse().unwrap()],
         };
         assert!(open.check_url("http://127.0.0.1:8080/hook").is_ok());
-        assert!(open.check_url("http://[::ffff:127.0.0.1]:8080/hook").is_ok());
+        assert!(open
+            .check_url("http://[::ffff:127.0.0.1]:8080/hook")
+            .is_ok());
         assert!(refused(&open, "http://127.0.0.2/"));
         assert_eq!(
             open.check_url("ftp://example.com/").unwrap_err(),

@@ -92,7 +92,11 @@ pub fn test_config(database_url: &str) -> Config {
     // Webhook receivers in tests listen on loopback over plain http; retries come quickly.
     config.webhook_allow_http = true;
     config.webhook_allowed_cidrs = vec!["127.0.0.1/32".parse().unwrap()];
-    config.webhook_retry_schedule = vec![Duration::ZERO, Duration::from_millis(100), Duration::from_millis(100)];
+    config.webhook_retry_schedule = vec![
+        Duration::ZERO,
+        Duration::from_millis(100),
+        Duration::from_millis(100),
+    ];
     config.webhook_timeout = Duration::from_secs(3);
     config.webhook_poll = Duration::from_millis(50);
     config

@@ -44,7 +44,10 @@ pub struct Hit {
 
 impl Hit {
     pub fn header(&self, name: &str) -> &str {
-        self.headers.get(name).map(String::as_str).unwrap_or_default()
+        self.headers
+            .get(name)
+            .map(String::as_str)
+            .unwrap_or_default()
     }
 
     pub fn json(&self) -> serde_json::Value {

@@ -22,7 +22,13 @@ fn sign(id: &str, timestamp: i64, body: &str, secret: &str) -> String {
     format!("v1,{}", BASE64.encode(mac.finalize().into_bytes()))
 }
 
-async fn send_signed(app: &TestApp, id: &str, timestamp: i64, body: &Value, secret: &str) -> Response {
+async fn send_signed(
+    app: &TestApp,
+    id: &str,
+    timestamp: i64,
+    body: &Value,
+    secret: &str,
+) -> Response {
     let body = body.to_string();
     app.client
         .post(app.url("/api/webhooks/insight-internal"))
@@ -92,19 +98,45 @@ async fn unsigned_forged_or_stale_messages_are_refused_and_change_nothing() {
         .await
         .unwrap();
     assert_eq!(unsigned.status(), 401);
-    assert_eq!(unsigned.headers()["content-type"], "application/problem+json");
-    let forged = send_signed(&app, "msg_1", chrono::Utc::now().timestamp(), &message,
-        "whsec_dGhpcyBpcyBub3QgdGhlIHJpZ2h0IHNlY3JldCBhdCBhbGw=").await;
+    assert_eq!(
+        unsigned.headers()["content-type"],
+        "application/problem+json"
+    );
+    let forged = send_signed(
+        &app,
+        "msg_1",
+        chrono::Utc::now().timestamp(),
+        &message,
+        "whsec_dGhpcyBpcyBub3QgdGhlIHJpZ2h0IHNlY3JldCBhdCBhbGw=",
+    )
+    .await;
     assert_eq!(forged.status(), 401);
-    let stale = send_signed(&app, "msg_2", chrono::Utc::now().timestamp() - 301, &message, SECRET).await;
+    let stale = send_signed(
+        &app,
+        "msg_2",
+        chrono::Utc::now().timestamp() - 301,
+        &message,
+        SECRET,
+    )
+    .await;
     assert_eq!(stale.status(), 401);
     let problem: Value = stale.json().await.unwrap();
     assert!(problem["detail"].as_str().unwrap().contains("300"));
 
-    let unknown = send(&app, "msg_3", &json!({"type": "analysis.exploded", "data": {}})).await;
+    let unknown = send(
+        &app,
+        "msg_3",
+        &json!({"type": "analysis.exploded", "data": {}}),
+    )
+    .await;
     assert_eq!(unknown.status(), 400);
-    let bad = send(&app, "msg_4", &json!({"type": "project.created",
-        "data": {"owner": app.user_id, "name": "", "gitRemote": "https://example.com/a.git"}})).await;
+    let bad = send(
+        &app,
+        "msg_4",
+        &json!({"type": "project.created",
+        "data": {"owner": app.user_id, "name": "", "gitRemote": "https://example.com/a.git"}}),
+    )
+    .await;
     assert_eq!(bad.status(), 400);
     assert_eq!(app.event_count().await, events, "nothing written");
     app.shutdown().await;
@@ -134,10 +166,11 @@ async fn project_created_makes_the_project_once() {
     assert_eq!(projects.len(), 1);
     assert_eq!(projects[0]["id"], project);
     assert_eq!(projects[0]["name"], "from-ci");
-    let actor: String = sqlx::query_scalar("SELECT actor FROM events WHERE event_type = 'ProjectCreated'")
-        .fetch_one(&app.app.services.pool)
-        .await
-        .unwrap();
+    let actor: String =
+        sqlx::query_scalar("SELECT actor FROM events WHERE event_type = 'ProjectCreated'")
+            .fetch_one(&app.app.services.pool)
+            .await
+            .unwrap();
     assert_eq!(actor, "system:internal-webhook");
     app.shutdown().await;
 }
@@ -154,7 +187,8 @@ async fn an_outside_runner_completes_a_running_analysis_and_the_internal_url_hea
                      "findings": [finding(Severity::Critical, 1), finding(Severity::Low, 2), finding(Severity::Low, 3)],
                      "summary": summary}})
     };
-    let right = json!({"totalIssues": 3, "critical": 1, "high": 0, "medium": 0, "low": 2, "info": 0});
+    let right =
+        json!({"totalIssues": 3, "critical": 1, "high": 0, "medium": 0, "low": 2, "info": 0});
 
     // Still QUEUED: refused, and the id may be used again once it runs.
     let queued = send(&app, "msg_done", &completed(right.clone())).await;
@@ -162,14 +196,27 @@ async fn an_outside_runner_completes_a_running_analysis_and_the_internal_url_hea
     app.app
         .services
         .analyses
-        .start(AnalysisId::from_uuid(analysis), "outside-runner", &worker_metadata())
+        .start(
+            AnalysisId::from_uuid(analysis),
+            "outside-runner",
+            &worker_metadata(),
+        )
         .await
         .unwrap();
     let events = app.event_count().await;
-    let wrong = send(&app, "msg_wrong", &completed(json!({"totalIssues": 9, "critical": 9,
-        "high": 0, "medium": 0, "low": 0, "info": 0}))).await;
+    let wrong = send(
+        &app,
+        "msg_wrong",
+        &completed(json!({"totalIssues": 9, "critical": 9,
+        "high": 0, "medium": 0, "low": 0, "info": 0})),
+    )
+    .await;
     assert_eq!(wrong.status(), 400);
-    assert_eq!(app.event_count().await, events, "a wrong summary writes nothing");
+    assert_eq!(
+        app.event_count().await,
+        events,
+        "a wrong summary writes nothing"
+    );
 
     let response = send(&app, "msg_done", &completed(right)).await;
     assert_eq!(response.status(), 200);
@@ -188,11 +235,18 @@ async fn an_outside_runner_completes_a_running_analysis_and_the_internal_url_hea
     assert_eq!(detail["issues"].as_array().unwrap().len(), 3);
 
     // INTERNAL_WEBHOOK_URL gets analysis.completed, signed with the internal secret.
-    let hits = receiver.wait_for("internal", 1, Duration::from_secs(20)).await;
+    let hits = receiver
+        .wait_for("internal", 1, Duration::from_secs(20))
+        .await;
     let hit = &hits[0];
     assert_eq!(
         hit.header("webhook-signature"),
-        sign(hit.header("webhook-id"), hit.header("webhook-timestamp").parse().unwrap(), &hit.body, SECRET)
+        sign(
+            hit.header("webhook-id"),
+            hit.header("webhook-timestamp").parse().unwrap(),
+            &hit.body,
+            SECRET
+        )
     );
     let body = hit.json();
     assert_eq!(body["type"], "analysis.completed");
@@ -200,7 +254,11 @@ async fn an_outside_runner_completes_a_running_analysis_and_the_internal_url_hea
     assert_eq!(body["data"]["summary"]["totalIssues"], 3);
     assert_eq!(body["data"]["owner"], app.user_id.to_string());
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(receiver.hits("internal").len(), 1, "only completed and failed go there");
+    assert_eq!(
+        receiver.hits("internal").len(),
+        1,
+        "only completed and failed go there"
+    );
     app.shutdown().await;
 }
 

@@ -57,7 +57,10 @@ async fn read_events(response: &mut Response, count: Option<usize>) -> (Vec<SseE
 }
 
 async fn open(app: &TestApp, analysis: Uuid, last_event_id: Option<i64>) -> Response {
-    let mut request = app.request(Method::GET, &format!("/api/insight/analysis/{analysis}/stream"));
+    let mut request = app.request(
+        Method::GET,
+        &format!("/api/insight/analysis/{analysis}/stream"),
+    );
     if let Some(id) = last_event_id {
         request = request.header("Last-Event-ID", id.to_string());
     }
@@ -104,12 +107,23 @@ async fn a_client_that_reconnects_with_last_event_id_misses_nothing_and_sees_the
     drop(first);
 
     // While the client is away the analysis moves on and finishes.
-    services.report_progress(id, 40, &worker_metadata()).await.unwrap();
     services
-        .record_batch(id, 1, vec![finding(Severity::High, 3), finding(Severity::Low, 9)], &worker_metadata())
+        .report_progress(id, 40, &worker_metadata())
         .await
         .unwrap();
-    services.report_progress(id, 90, &worker_metadata()).await.unwrap();
+    services
+        .record_batch(
+            id,
+            1,
+            vec![finding(Severity::High, 3), finding(Severity::Low, 9)],
+            &worker_metadata(),
+        )
+        .await
+        .unwrap();
+    services
+        .report_progress(id, 90, &worker_metadata())
+        .await
+        .unwrap();
 
     let mut second = open(&app, analysis, Some(seen[1].id)).await;
     assert_eq!(second.status(), 200);
@@ -126,7 +140,17 @@ async fn a_client_that_reconnects_with_last_event_id_misses_nothing_and_sees_the
     expected.dedup();
     assert_eq!(ids, expected, "in order, none twice");
     let names: Vec<&str> = all.iter().map(|event| event.name.as_str()).collect();
-    assert_eq!(names, ["status", "status", "progress", "issues", "progress", "completed"]);
+    assert_eq!(
+        names,
+        [
+            "status",
+            "status",
+            "progress",
+            "issues",
+            "progress",
+            "completed"
+        ]
+    );
     assert_eq!(all[2].data["progress"], 40);
     assert_eq!(all[3].data["count"], 2);
     let last = all.last().unwrap();
@@ -152,16 +176,26 @@ async fn only_the_owner_may_watch_and_a_bad_last_event_id_is_refused() {
     let analysis = app.submit_analysis(project).await;
     let (_, stranger) = insight_tests::create_user(&app.app.services, "stranger").await;
     let response = app
-        .request_as(&stranger, Method::GET, &format!("/api/insight/analysis/{analysis}/stream"))
+        .request_as(
+            &stranger,
+            Method::GET,
+            &format!("/api/insight/analysis/{analysis}/stream"),
+        )
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), 404);
-    assert_eq!(response.headers()["content-type"], "application/problem+json");
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
     let response = open(&app, Uuid::new_v4(), None).await;
     assert_eq!(response.status(), 404);
     let response = app
-        .request(Method::GET, &format!("/api/insight/analysis/{analysis}/stream"))
+        .request(
+            Method::GET,
+            &format!("/api/insight/analysis/{analysis}/stream"),
+        )
         .header("Last-Event-ID", "yesterday")
         .send()
         .await

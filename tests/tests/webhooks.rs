@@ -60,20 +60,21 @@ async fn wait_deliveries(
         if done(&list) {
             return list;
         }
-        assert!(Instant::now() < deadline, "deliveries never got there: {list:#?}");
+        assert!(
+            Instant::now() < deadline,
+            "deliveries never got there: {list:#?}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
 async fn event_id(app: &TestApp, event_type: &str, aggregate_id: Uuid) -> Uuid {
-    sqlx::query_scalar(
-        "SELECT event_id FROM events WHERE event_type = $1 AND aggregate_id = $2",
-    )
-    .bind(event_type)
-    .bind(aggregate_id.to_string())
-    .fetch_one(&app.app.services.pool)
-    .await
-    .unwrap()
+    sqlx::query_scalar("SELECT event_id FROM events WHERE event_type = $1 AND aggregate_id = $2")
+        .bind(event_type)
+        .bind(aggregate_id.to_string())
+        .fetch_one(&app.app.services.pool)
+        .await
+        .unwrap()
 }
 
 async fn count(app: &TestApp, sql: &str) -> i64 {
@@ -122,7 +123,9 @@ async fn an_event_reaches_a_registered_endpoint_signed_and_logged() {
     assert!(hit.signed_with(&secret), "signature verifies: {hit:?}");
     assert_eq!(
         hit.header("webhook-id"),
-        event_id(&app, "AnalysisRequested", analysis).await.to_string()
+        event_id(&app, "AnalysisRequested", analysis)
+            .await
+            .to_string()
     );
     let timestamp: i64 = hit.header("webhook-timestamp").parse().unwrap();
     assert!((chrono::Utc::now().timestamp() - timestamp).abs() < 60);
@@ -157,13 +160,21 @@ async fn an_event_reaches_a_registered_endpoint_signed_and_logged() {
     assert!(!list.to_string().contains(&secret));
     let (_, stranger) = insight_tests::create_user(&app.app.services, "stranger").await;
     let response = app
-        .request_as(&stranger, Method::GET, &format!("/api/insight/webhooks/{endpoint}/deliveries"))
+        .request_as(
+            &stranger,
+            Method::GET,
+            &format!("/api/insight/webhooks/{endpoint}/deliveries"),
+        )
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), 404);
     let response = app
-        .request_as(&stranger, Method::DELETE, &format!("/api/insight/webhooks/{endpoint}"))
+        .request_as(
+            &stranger,
+            Method::DELETE,
+            &format!("/api/insight/webhooks/{endpoint}"),
+        )
         .send()
         .await
         .unwrap();
@@ -196,7 +207,10 @@ async fn bad_registrations_get_clear_problems_and_write_nothing() {
         (json!({"url": "ftp://example.com/"}), "https"),
         (json!({"url": "https://user:pw@example.com/"}), "user name"),
         (json!({"url": "https://127.0.0.2/hook"}), "loopback"),
-        (json!({"url": "https://169.254.169.254/latest/meta-data"}), "link-local"),
+        (
+            json!({"url": "https://169.254.169.254/latest/meta-data"}),
+            "link-local",
+        ),
         (json!({"url": "https://[::ffff:10.0.0.1]/"}), "private"),
         (json!({"url": "https://[::1]/"}), "loopback"),
         (json!({"url": "https://100.64.1.1/"}), "CGNAT"),
@@ -210,7 +224,10 @@ async fn bad_registrations_get_clear_problems_and_write_nothing() {
             json!({"url": "https://example.com/", "projectId": Uuid::new_v4()}),
             "no such project",
         ),
-        (json!({"url": "https://example.com/", "colour": "red"}), "unknown field"),
+        (
+            json!({"url": "https://example.com/", "colour": "red"}),
+            "unknown field",
+        ),
         (json!({"eventTypes": []}), "url"),
     ];
     for (body, expected) in cases {
@@ -227,7 +244,10 @@ async fn bad_registrations_get_clear_problems_and_write_nothing() {
             "{body}: {problem}"
         );
     }
-    assert_eq!(count(&app, "SELECT count(*) FROM webhook_endpoints").await, 0);
+    assert_eq!(
+        count(&app, "SELECT count(*) FROM webhook_endpoints").await,
+        0
+    );
 
     // A good one, for one project, is accepted.
     let response = app
@@ -247,7 +267,10 @@ async fn bad_registrations_get_clear_problems_and_write_nothing() {
 
     let replay = app
         .post_json(
-            &format!("/api/insight/webhooks/{}/replay", body["webhook"]["id"].as_str().unwrap()),
+            &format!(
+                "/api/insight/webhooks/{}/replay",
+                body["webhook"]["id"].as_str().unwrap()
+            ),
             json!({"since": "yesterday"}),
         )
         .await;
@@ -283,12 +306,21 @@ impl HostResolver for MapResolver {
 async fn names_resolving_to_refused_addresses_are_refused_at_send_time() {
     let receiver = Receiver::start().await;
     let resolver = MapResolver(HashMap::from([
-        ("internal.example".to_string(), vec!["10.1.2.3".parse().unwrap()]),
+        (
+            "internal.example".to_string(),
+            vec!["10.1.2.3".parse().unwrap()],
+        ),
         (
             "sneaky.example".to_string(),
-            vec!["93.184.216.34".parse().unwrap(), "127.0.0.1".parse().unwrap()],
+            vec![
+                "93.184.216.34".parse().unwrap(),
+                "127.0.0.1".parse().unwrap(),
+            ],
         ),
-        ("receiver.example".to_string(), vec!["127.0.0.1".parse().unwrap()]),
+        (
+            "receiver.example".to_string(),
+            vec!["127.0.0.1".parse().unwrap()],
+        ),
     ]));
     let app = spawn_app_configured(no_workers(), |config| {
         config.webhook_resolver = Arc::new(resolver);
@@ -304,7 +336,9 @@ async fn names_resolving_to_refused_addresses_are_refused_at_send_time() {
         "http://169.254.169.254/latest/meta-data".to_string(),
         format!("http://[::ffff:127.0.0.1]:{}/hook", receiver.address.port()),
     ] {
-        let response = app.post_json("/api/insight/webhooks", json!({"url": url})).await;
+        let response = app
+            .post_json("/api/insight/webhooks", json!({"url": url}))
+            .await;
         assert_eq!(response.status(), 400, "{url}");
     }
     // Names pass registration; their addresses are checked at every delivery.
@@ -402,7 +436,12 @@ async fn hanging_redirecting_and_failing_receivers_fail_as_the_log_shows() {
         types.clone(),
     )
     .await;
-    let (redirect, _) = register(&app, &receiver.url("redirect", Behaviour::Redirect), types.clone()).await;
+    let (redirect, _) = register(
+        &app,
+        &receiver.url("redirect", Behaviour::Redirect),
+        types.clone(),
+    )
+    .await;
     let (fail, _) = register(&app, &receiver.url("fail", Behaviour::AlwaysFail), types).await;
     let started = Instant::now();
     app.create_project("shop").await;
@@ -413,13 +452,19 @@ async fn hanging_redirecting_and_failing_receivers_fail_as_the_log_shows() {
     assert_eq!(attempts.len(), 2, "the schedule has two attempts");
     assert!(attempts[0]["error"].as_str().unwrap().contains("timed out"));
     assert!(attempts[0]["durationMs"].as_i64().unwrap() < 2_000);
-    assert!(started.elapsed() < Duration::from_secs(5), "did not wait for the receiver");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "did not wait for the receiver"
+    );
 
     let log = wait_deliveries(&app, redirect, failed).await;
     let attempt = &log[0]["attempts"][0];
     assert_eq!(attempt["statusCode"], 302);
     assert!(attempt["error"].as_str().unwrap().contains("redirect"));
-    assert!(receiver.hits("redirected").is_empty(), "redirect not followed");
+    assert!(
+        receiver.hits("redirected").is_empty(),
+        "redirect not followed"
+    );
 
     let log = wait_deliveries(&app, fail, failed).await;
     let body = log[0]["attempts"][0]["responseBody"].as_str().unwrap();
@@ -451,7 +496,10 @@ async fn gone_disables_the_endpoint_and_tells_its_owner() {
         .await
         .unwrap();
     assert_eq!(view["webhook"]["status"], "disabled");
-    assert!(view["webhook"]["disabledReason"].as_str().unwrap().contains("410"));
+    assert!(view["webhook"]["disabledReason"]
+        .as_str()
+        .unwrap()
+        .contains("410"));
     let notified = count(
         &app,
         "SELECT count(*) FROM notifications WHERE kind = 'webhook_endpoint_disabled'",
@@ -504,7 +552,11 @@ async fn an_endpoint_failing_for_the_whole_window_is_disabled() {
     assert_eq!(user, app.user_id.as_uuid());
     assert!(subject.contains("disabled"));
     tokio::time::sleep(Duration::from_millis(600)).await;
-    assert_eq!(receiver.hits("down").len(), hits, "no attempt after disabling");
+    assert_eq!(
+        receiver.hits("down").len(),
+        hits,
+        "no attempt after disabling"
+    );
     app.shutdown().await;
 }
 
@@ -649,8 +701,18 @@ async fn redelivery_and_replay_send_again_even_what_nats_no_longer_holds() {
         .map(|hit| hit.json()["type"].as_str().unwrap().to_string())
         .collect();
     types.sort();
-    assert_eq!(types, ["analysis.requested", "analysis.requested", "project.created"]);
-    let ids: Vec<String> = hits.iter().map(|hit| hit.header("webhook-id").to_string()).collect();
+    assert_eq!(
+        types,
+        [
+            "analysis.requested",
+            "analysis.requested",
+            "project.created"
+        ]
+    );
+    let ids: Vec<String> = hits
+        .iter()
+        .map(|hit| hit.header("webhook-id").to_string())
+        .collect();
     assert!(ids.contains(&event_id(&app, "AnalysisRequested", a).await.to_string()));
     assert!(ids.contains(&event_id(&app, "AnalysisRequested", b).await.to_string()));
 

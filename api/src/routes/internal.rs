@@ -58,7 +58,11 @@ pub async fn internal_webhook(
         .map_err(|error| match error {
             InternalWebhookError::Signature(error) => {
                 tracing::warn!(%error, "internal webhook refused");
-                ApiError::new(StatusCode::UNAUTHORIZED, "INVALID_SIGNATURE", error.to_string())
+                ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "INVALID_SIGNATURE",
+                    error.to_string(),
+                )
             }
             InternalWebhookError::App(error) => error.into(),
         })?;

@@ -225,7 +225,10 @@ pub async fn get_webhook(
     user: AuthUser,
     Path(id): Path<String>,
 ) -> Result<Json<WebhookEnvelope>, ApiError> {
-    let endpoint = state.webhooks.get(user.user_id, parse_id("id", &id)?).await?;
+    let endpoint = state
+        .webhooks
+        .get(user.user_id, parse_id("id", &id)?)
+        .await?;
     Ok(Json(WebhookEnvelope {
         success: true,
         webhook: endpoint.into(),

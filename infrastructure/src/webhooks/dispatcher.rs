@@ -243,7 +243,10 @@ impl Dispatcher {
         Ok(())
     }
 
-    async fn record_events(&self, mut stopped: watch::Receiver<bool>) -> Result<(), DispatcherError> {
+    async fn record_events(
+        &self,
+        mut stopped: watch::Receiver<bool>,
+    ) -> Result<(), DispatcherError> {
         let stream = crate::messaging::ensure_stream(&self.jetstream, &self.topology)
             .await
             .map_err(|error| DispatcherError::Nats(error.to_string()))?;
@@ -470,7 +473,11 @@ impl Dispatcher {
         } else {
             let next = self.next_delay(attempt, result.retry_after);
             let gone = result.status_code == Some(410);
-            let status = if gone || next.is_none() { "failed" } else { "pending" };
+            let status = if gone || next.is_none() {
+                "failed"
+            } else {
+                "pending"
+            };
             let next_at = at
                 + chrono::Duration::from_std(next.unwrap_or_default())
                     .unwrap_or(chrono::Duration::days(1));

@@ -58,7 +58,10 @@ pub struct AttemptResult {
 
 impl AttemptResult {
     pub fn succeeded(&self) -> bool {
-        self.error.is_none() && self.status_code.is_some_and(|code| (200..300).contains(&code))
+        self.error.is_none()
+            && self
+                .status_code
+                .is_some_and(|code| (200..300).contains(&code))
     }
 
     fn refused(started: Instant, error: String) -> Self {
@@ -100,23 +103,30 @@ impl HttpSender {
             .connect_timeout(self.timeout)
             .user_agent(concat!("Insight-Webhooks/", env!("CARGO_PKG_VERSION")));
         if let UrlHost::Name(name) = &checked.host {
-            let resolved = match tokio::time::timeout(
-                self.timeout,
-                self.resolver.resolve(name, checked.port),
-            )
-            .await
-            {
-                Ok(Ok(addresses)) if !addresses.is_empty() => addresses,
-                Ok(Ok(_)) => {
-                    return AttemptResult::refused(started, format!("{name} resolves to no address"))
-                }
-                Ok(Err(error)) => {
-                    return AttemptResult::refused(started, format!("cannot resolve {name}: {error}"))
-                }
-                Err(_) => {
-                    return AttemptResult::refused(started, format!("resolving {name} timed out"))
-                }
-            };
+            let resolved =
+                match tokio::time::timeout(self.timeout, self.resolver.resolve(name, checked.port))
+                    .await
+                {
+                    Ok(Ok(addresses)) if !addresses.is_empty() => addresses,
+                    Ok(Ok(_)) => {
+                        return AttemptResult::refused(
+                            started,
+                            format!("{name} resolves to no address"),
+                        )
+                    }
+                    Ok(Err(error)) => {
+                        return AttemptResult::refused(
+                            started,
+                            format!("cannot resolve {name}: {error}"),
+                        )
+                    }
+                    Err(_) => {
+                        return AttemptResult::refused(
+                            started,
+                            format!("resolving {name} timed out"),
+                        )
+                    }
+                };
             for address in &resolved {
                 if let Err(refusal) = policy.check_address(*address) {
                     return AttemptResult::refused(
@@ -192,10 +202,7 @@ impl HttpSender {
             }
         }
         if error.is_none() && status.is_redirection() {
-            error = Some(format!(
-                "redirect ({}) not followed",
-                status.as_u16()
-            ));
+            error = Some(format!("redirect ({}) not followed", status.as_u16()));
         }
         AttemptResult {
             status_code: Some(status.as_u16()),

@@ -181,26 +181,28 @@ impl WebhookStore for PgWebhookStore {
         .map_err(store_error)?;
         Ok(rows
             .into_iter()
-            .map(|(id, event_id, event_type, status, next, created_at)| Delivery {
-                id,
-                event_id,
-                event_type,
-                next_attempt_at: (status == "pending").then_some(next),
-                status,
-                created_at,
-                attempts: attempts
-                    .iter()
-                    .filter(|attempt| attempt.0 == id)
-                    .map(|attempt| DeliveryAttempt {
-                        attempt: attempt.1,
-                        attempted_at: attempt.2,
-                        status_code: attempt.3.and_then(|code| u16::try_from(code).ok()),
-                        duration_ms: attempt.4,
-                        response_body: attempt.5.clone(),
-                        error: attempt.6.clone(),
-                    })
-                    .collect(),
-            })
+            .map(
+                |(id, event_id, event_type, status, next, created_at)| Delivery {
+                    id,
+                    event_id,
+                    event_type,
+                    next_attempt_at: (status == "pending").then_some(next),
+                    status,
+                    created_at,
+                    attempts: attempts
+                        .iter()
+                        .filter(|attempt| attempt.0 == id)
+                        .map(|attempt| DeliveryAttempt {
+                            attempt: attempt.1,
+                            attempted_at: attempt.2,
+                            status_code: attempt.3.and_then(|code| u16::try_from(code).ok()),
+                            duration_ms: attempt.4,
+                            response_body: attempt.5.clone(),
+                            error: attempt.6.clone(),
+                        })
+                        .collect(),
+                },
+            )
             .collect())
     }
 
@@ -231,7 +233,16 @@ impl WebhookStore for PgWebhookStore {
             .iter()
             .filter_map(|public| super::stored_event_type(public).map(|(_, event)| event))
             .collect();
-        type Row = (Uuid, String, String, String, DateTime<Utc>, Value, Option<String>, Option<String>);
+        type Row = (
+            Uuid,
+            String,
+            String,
+            String,
+            DateTime<Utc>,
+            Value,
+            Option<String>,
+            Option<String>,
+        );
         let rows: Vec<Row> = sqlx::query_as(&format!(
             "SELECT e.event_id, e.aggregate_type, e.aggregate_id, e.event_type, e.recorded_at, \
                     e.payload -> e.event_type, {OWNER_COLUMNS} \
