@@ -49,6 +49,10 @@ const ANALYSIS_SNAPSHOT_EVERY: usize = 50;
 /// start from a snapshot refreshed this often.
 const SUBSCRIPTION_SNAPSHOT_EVERY: usize = 30;
 
+/// How often an open live-progress stream looks for new events of its analysis (one indexed
+/// query by primary key).
+const SSE_POLL: Duration = Duration::from_millis(250);
+
 /// Bytes of a receiver's response body kept in the delivery log.
 const WEBHOOK_RESPONSE_LIMIT: usize = 1024;
 
@@ -454,7 +458,7 @@ impl Application {
                 max_upload_bytes: config.max_upload_bytes,
                 webhooks: services.webhooks.clone(),
                 internal_webhook: services.internal_webhook.clone(),
-                stream_poll: config.projection_poll.max(Duration::from_millis(50)),
+                stream_poll: SSE_POLL,
                 probes: Arc::new(vec![
                     Arc::new(PostgresProbe(pool.clone())),
                     Arc::new(NatsProbe(nats)),

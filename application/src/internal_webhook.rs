@@ -143,31 +143,32 @@ impl InternalWebhooks {
             )
         })?;
         // Parse (and check) everything before anything is written.
-        let command =
-            match message.event_type.as_str() {
-                "analysis.completed" => {
-                    let input: AnalysisCompleted = serde_json::from_value(message.data)
-                        .map_err(|error| AppError::invalid("data", error.to_string()))?;
-                    for (index, finding) in input.findings.iter().enumerate() {
-                        finding.validate(index).map_err(|error| {
-                            AppError::invalid("data.findings", error.to_string())
-                        })?;
-                    }
-                    Command::Complete(input)
+        let command = match message.event_type.as_str() {
+            "analysis.completed" => {
+                let input: AnalysisCompleted = serde_json::from_value(message.data)
+                    .map_err(|error| AppError::invalid("data", error.to_string()))?;
+                for (index, finding) in input.findings.iter().enumerate() {
+                    finding
+                        .validate(index)
+                        .map_err(|error| AppError::invalid("data.findings", error.to_string()))?;
                 }
-                "project.created" => {
-                    let input: ProjectCreated = serde_json::from_value(message.data)
-                        .map_err(|error| AppError::invalid("data", error.to_string()))?;
-                    Command::CreateProject(input.owner, parse_project(input)?)
-                }
-                other => return Err(AppError::invalid(
+                Command::Complete(input)
+            }
+            "project.created" => {
+                let input: ProjectCreated = serde_json::from_value(message.data)
+                    .map_err(|error| AppError::invalid("data", error.to_string()))?;
+                Command::CreateProject(input.owner, parse_project(input)?)
+            }
+            other => {
+                return Err(AppError::invalid(
                     "type",
                     format!(
                         "`{other}` is not accepted; expected analysis.completed or project.created"
                     ),
                 )
-                .into()),
-            };
+                .into())
+            }
+        };
         if !self
             .received
             .first_time(id, &message.event_type)

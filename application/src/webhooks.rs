@@ -778,6 +778,13 @@ mod tests {
             "https://[ff02::1]/",
             "https://localhost/",
             "https://api.localhost/",
+            "https://localhost./",
+            // Decimal, hexadecimal and short IPv4 forms are addresses too (WHATWG URL rules).
+            "https://2130706433/",
+            "https://0x7f.0.0.1/",
+            "https://127.1/",
+            "https://[::127.0.0.1]/",
+            "https://[64:ff9b::a9fe:a9fe]/",
         ] {
             assert!(refused(&policy, url), "{url}");
         }

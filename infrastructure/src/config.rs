@@ -325,6 +325,21 @@ mod tests {
         assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
         assert_eq!(parse_duration("7"), Some(Duration::from_secs(7)));
         assert_eq!(parse_duration("5 days"), None);
+        assert_eq!(parse_duration("5d"), Some(Duration::from_secs(5 * 86_400)));
+    }
+
+    #[test]
+    fn allowed_cidrs_take_ranges_and_bare_addresses() {
+        std::env::set_var(
+            "WEBHOOK_ALLOWED_CIDRS_TEST",
+            "127.0.0.1/32, 10.8.0.0/16,::1",
+        );
+        let nets = cidrs("WEBHOOK_ALLOWED_CIDRS_TEST").unwrap();
+        assert_eq!(nets.len(), 3);
+        assert!(nets[2].contains(&"::1".parse::<std::net::IpAddr>().unwrap()));
+        std::env::set_var("WEBHOOK_ALLOWED_CIDRS_TEST", "10.0.0.0/33");
+        assert!(cidrs("WEBHOOK_ALLOWED_CIDRS_TEST").is_err());
+        std::env::remove_var("WEBHOOK_ALLOWED_CIDRS_TEST");
     }
 
     #[test]

@@ -776,3 +776,26 @@ async fn after_a_rotation_both_secrets_sign_until_the_overlap_ends() {
     assert!(!hits[2].signed_with(&old));
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn an_endpoint_for_one_project_hears_only_of_that_project() {
+    let app = spawn_app().await;
+    let receiver = Receiver::start().await;
+    let mine = app.create_project("mine").await;
+    let other = app.create_project("other").await;
+    let response = app
+        .post_json(
+            "/api/insight/webhooks",
+            json!({"url": receiver.url("one-project", Behaviour::Succeed), "projectId": mine}),
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+    app.submit_analysis(other).await;
+    let wanted = app.submit_analysis(mine).await;
+    let hits = receiver.wait_for("one-project", 1, WAIT).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let hits_now = receiver.hits("one-project");
+    assert_eq!(hits_now.len(), 1, "{hits_now:?}");
+    assert_eq!(hits[0].json()["data"]["analysisId"], wanted.to_string());
+    app.shutdown().await;
+}
