@@ -157,6 +157,7 @@ async fn core(args: CoreArgs, config: Config) -> anyhow::Result<()> {
     let roles = Roles {
         relay: false,
         worker: false,
+        dispatcher: false,
         ..Roles::default()
     };
     let app = Application::build(&config, roles).await?;

@@ -10,8 +10,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use api::{AppState, ReadinessProbe};
+use application::internal_webhook::InternalWebhooks;
 use application::jobs::{AnalysisJobs, RetryPolicy};
 use application::stripe::{PriceCatalog, StripeService};
+use application::webhooks::{AddressPolicy, WebhookSecret, WebhookService};
 use application::{AnalysisService, IdentityService, ProjectService, SubscriptionService};
 use domain::{Analysis, NoServices, Project, Subscription};
 use infrastructure::engine::DetectorsEngine;
@@ -24,6 +26,10 @@ use infrastructure::source::uploads::{AnySourceFetcher, PgUploadStore};
 use infrastructure::source::{GitLimits, GitSourceFetcher};
 use infrastructure::stripe_log::PgStripeEventLog;
 use infrastructure::subscription_policy::{PolicyHandle, SubscriptionPolicy};
+use infrastructure::webhooks::{
+    Dispatcher, DispatcherHandle, DispatcherSettings, InternalEndpoint, PgReceivedMessages,
+    PgWebhookStore,
+};
 use infrastructure::worker::{Worker, WorkerHandle, WorkerSettings};
 use infrastructure::PgNotificationOutbox;
 use infrastructure::{
@@ -43,6 +49,13 @@ const ANALYSIS_SNAPSHOT_EVERY: usize = 50;
 /// start from a snapshot refreshed this often.
 const SUBSCRIPTION_SNAPSHOT_EVERY: usize = 30;
 
+/// How often an open live-progress stream looks for new events of its analysis (one indexed
+/// query by primary key).
+const SSE_POLL: Duration = Duration::from_millis(250);
+
+/// Bytes of a receiver's response body kept in the delivery log.
+const WEBHOOK_RESPONSE_LIMIT: usize = 1024;
+
 /// Which parts of the system this process runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Roles {
@@ -50,6 +63,8 @@ pub struct Roles {
     pub projectors: bool,
     pub relay: bool,
     pub worker: bool,
+    /// The webhook dispatcher: events from JetStream to customers' endpoints.
+    pub dispatcher: bool,
 }
 
 impl Default for Roles {
@@ -59,6 +74,7 @@ impl Default for Roles {
             projectors: true,
             relay: true,
             worker: true,
+            dispatcher: true,
         }
     }
 }
@@ -79,9 +95,13 @@ pub struct Services {
     pub notifier: EventNotifier,
     pub uploads: Arc<PgUploadStore>,
     pub archive_limits: ArchiveLimits,
+    pub webhooks: WebhookService,
+    /// None without `INTERNAL_WEBHOOK_SECRET`.
+    pub internal_webhook: Option<InternalWebhooks>,
 }
 
 impl Services {
+    /// `config` must have been checked by `webhook_secrets` (start-up does).
     pub fn new(pool: PgPool, config: &Config) -> Self {
         let clock = Arc::new(SystemClock);
         let barrier = CheckpointBarrier::spawn(pool.clone(), config.read_your_writes_timeout);
@@ -119,35 +139,54 @@ impl Services {
             PriceCatalog(config.stripe_prices.clone()),
             clock.clone(),
         );
+        let projects_service =
+            ProjectService::new(projects.clone(), Arc::new(barrier.clone()), clock.clone())
+                .with_quota(Arc::new(PgJointAppend::new(
+                    pool.clone(),
+                    subscription_repository.clone(),
+                    projects.clone(),
+                )));
+        let webhooks = WebhookService::new(
+            Arc::new(PgWebhookStore::new(pool.clone())),
+            projects_service.clone(),
+            webhook_policy(config),
+            clock.clone(),
+            config.webhook_secret_overlap,
+        );
+        let analyses_service = AnalysisService::new(
+            analyses.clone(),
+            projects.clone(),
+            Arc::new(infrastructure::detector_catalog::RegistryDetectorCatalog::default()),
+            Arc::new(barrier.clone()),
+            clock.clone(),
+        )
+        .with_uploads(uploads.clone())
+        .with_quota(Arc::new(PgJointAppend::new(
+            pool.clone(),
+            subscription_repository,
+            analyses,
+        )));
+        let internal_webhook = config
+            .internal_webhook_secret
+            .as_deref()
+            .and_then(|secret| WebhookSecret::parse(secret).ok())
+            .map(|secret| {
+                InternalWebhooks::new(
+                    secret,
+                    Arc::new(PgReceivedMessages::new(pool.clone())),
+                    analyses_service.clone(),
+                    projects_service.clone(),
+                    clock.clone(),
+                )
+            });
         Self {
             identity: IdentityService::new(
                 Arc::new(PgIdentityStore::new(pool.clone())),
                 clock.clone(),
             )
             .with_subscriptions(subscriptions.clone()),
-            projects: ProjectService::new(
-                projects.clone(),
-                Arc::new(barrier.clone()),
-                clock.clone(),
-            )
-            .with_quota(Arc::new(PgJointAppend::new(
-                pool.clone(),
-                subscription_repository.clone(),
-                projects.clone(),
-            ))),
-            analyses: AnalysisService::new(
-                analyses.clone(),
-                projects.clone(),
-                Arc::new(infrastructure::detector_catalog::RegistryDetectorCatalog::default()),
-                Arc::new(barrier.clone()),
-                clock,
-            )
-            .with_uploads(uploads.clone())
-            .with_quota(Arc::new(PgJointAppend::new(
-                pool.clone(),
-                subscription_repository,
-                analyses,
-            ))),
+            projects: projects_service,
+            analyses: analyses_service,
             subscriptions,
             stripe,
             projects_repository: projects,
@@ -156,9 +195,34 @@ impl Services {
             notifier,
             uploads,
             archive_limits,
+            webhooks,
+            internal_webhook,
             pool,
         }
     }
+}
+
+fn webhook_policy(config: &Config) -> AddressPolicy {
+    AddressPolicy {
+        allow_http: config.webhook_allow_http,
+        allowed: config.webhook_allowed_cidrs.clone(),
+    }
+}
+
+/// The internal webhook's secret, parsed; an `INTERNAL_WEBHOOK_URL` needs one.
+fn internal_secret(config: &Config) -> Result<Option<WebhookSecret>, StartError> {
+    let secret = config
+        .internal_webhook_secret
+        .as_deref()
+        .map(WebhookSecret::parse)
+        .transpose()
+        .map_err(|error| StartError::Config(format!("INTERNAL_WEBHOOK_SECRET: {error}")))?;
+    if config.internal_webhook_url.is_some() && secret.is_none() {
+        return Err(StartError::Config(
+            "INTERNAL_WEBHOOK_URL needs INTERNAL_WEBHOOK_SECRET to sign with".into(),
+        ));
+    }
+    Ok(secret)
 }
 
 struct PostgresProbe(PgPool);
@@ -200,6 +264,7 @@ pub struct Application {
     worker: Option<WorkerHandle>,
     policy: Option<PolicyHandle>,
     mailer: Option<MailerHandle>,
+    dispatcher: Option<DispatcherHandle>,
     server: Option<JoinHandle<std::io::Result<()>>>,
     shutdown: watch::Sender<bool>,
 }
@@ -214,6 +279,8 @@ pub enum StartError {
     Stream(#[from] infrastructure::messaging::StreamSetupError),
     #[error(transparent)]
     Mailer(#[from] infrastructure::mailer::MailerError),
+    #[error("configuration: {0}")]
+    Config(String),
     #[error("cannot listen on {address}: {source}")]
     Bind {
         address: SocketAddr,
@@ -226,12 +293,13 @@ impl Application {
     /// Creates and migrates the database, connects to NATS, starts the projectors and binds the
     /// HTTP listener (port 0 picks a free port; see `address`).
     pub async fn build(config: &Config, roles: Roles) -> Result<Self, StartError> {
+        let internal_secret = internal_secret(config)?;
         let pool =
             infrastructure::db::prepare(&config.database_url, config.database_max_connections)
                 .await?;
         let mut services = Services::new(pool.clone(), config);
         let topology = Topology::new(config.nats_prefix.clone());
-        let nats = if roles.api || roles.relay || roles.worker {
+        let nats = if roles.api || roles.relay || roles.worker || roles.dispatcher {
             Some(infrastructure::messaging::connect(&config.nats_url).await?)
         } else {
             None
@@ -337,6 +405,39 @@ impl Application {
             _ => None,
         };
 
+        let dispatcher = match (&nats, roles.dispatcher) {
+            (Some(client), true) => {
+                let settings = DispatcherSettings {
+                    schedule: config.webhook_retry_schedule.clone(),
+                    timeout: config.webhook_timeout,
+                    disable_after: config.webhook_disable_after,
+                    concurrency: config.webhook_concurrency,
+                    poll: config.webhook_poll,
+                    policy: webhook_policy(config),
+                    resolver: config.webhook_resolver.clone(),
+                    internal: match (&config.internal_webhook_url, internal_secret) {
+                        (Some(url), Some(secret)) => Some(InternalEndpoint {
+                            url: url.clone(),
+                            secret,
+                        }),
+                        _ => None,
+                    },
+                    response_limit: WEBHOOK_RESPONSE_LIMIT,
+                };
+                Some(
+                    Dispatcher::new(
+                        pool.clone(),
+                        async_nats::jetstream::new(client.clone()),
+                        topology.clone(),
+                        settings,
+                        services.outbox.clone(),
+                    )
+                    .spawn(),
+                )
+            }
+            _ => None,
+        };
+
         let (shutdown, mut stopped) = watch::channel(false);
         let mut address = None;
         let mut server = None;
@@ -356,6 +457,9 @@ impl Application {
                 read_pool: pool.clone(),
                 uploads: services.uploads.clone(),
                 max_upload_bytes: config.max_upload_bytes,
+                webhooks: services.webhooks.clone(),
+                internal_webhook: services.internal_webhook.clone(),
+                stream_poll: SSE_POLL,
                 probes: Arc::new(vec![
                     Arc::new(PostgresProbe(pool.clone())),
                     Arc::new(NatsProbe(nats)),
@@ -385,6 +489,7 @@ impl Application {
             worker,
             policy,
             mailer,
+            dispatcher,
             server,
             shutdown,
         })
@@ -397,6 +502,13 @@ impl Application {
         self.stop().await
     }
 
+    /// Stops only the webhook dispatcher (as if its process died): tests start another.
+    pub async fn stop_dispatcher(&mut self) {
+        if let Some(dispatcher) = self.dispatcher.take() {
+            dispatcher.stop().await;
+        }
+    }
+
     pub async fn stop(self) -> std::io::Result<()> {
         let _ = self.shutdown.send(true);
         if let Some(server) = self.server {
@@ -404,6 +516,9 @@ impl Application {
         }
         if let Some(worker) = self.worker {
             worker.stop().await;
+        }
+        if let Some(dispatcher) = self.dispatcher {
+            dispatcher.stop().await;
         }
         if let Some(relay) = self.relay {
             relay.stop().await;

@@ -20,14 +20,14 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Runs the system: API, projectors, relay and worker (creates and migrates the database
-    /// first). Each role can run alone to scale out.
+    /// Runs the system: API, projectors, relay, worker and webhook dispatcher (creates and
+    /// migrates the database first). Each role can run alone to scale out.
     Serve {
         /// Roles to run in this process, comma-separated.
         #[arg(
             long,
             value_delimiter = ',',
-            default_value = "api,projectors,relay,worker"
+            default_value = "api,projectors,relay,worker,dispatcher"
         )]
         roles: Vec<Role>,
     },
@@ -74,6 +74,7 @@ enum Role {
     Projectors,
     Relay,
     Worker,
+    Dispatcher,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -141,6 +142,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 projectors: roles.contains(&Role::Projectors),
                 relay: roles.contains(&Role::Relay),
                 worker: roles.contains(&Role::Worker),
+                dispatcher: roles.contains(&Role::Dispatcher),
             };
             let app = Application::build(&config, roles).await?;
             if let Some(address) = app.address {
@@ -154,6 +156,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 projectors: false,
                 relay: false,
                 worker: true,
+                dispatcher: false,
             };
             Application::build(&config, roles)
                 .await?

@@ -16,7 +16,7 @@ use utoipa::{Modify, OpenApi};
         (name = "projects", description = "Repositories under analysis"),
         (name = "analyses", description = "Analysis runs and their issues"),
         (name = "usage", description = "The caller's plan, limits and usage"),
-        (name = "webhooks", description = "Incoming webhooks (Stripe)"),
+        (name = "webhooks", description = "Webhook endpoints and their deliveries; incoming webhooks (Stripe, internal)"),
     )
 )]
 pub struct ApiDoc;

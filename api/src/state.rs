@@ -1,6 +1,8 @@
 use std::sync::Arc;
 
+use application::internal_webhook::InternalWebhooks;
 use application::stripe::StripeService;
+use application::webhooks::WebhookService;
 use application::{
     AnalysisService, IdentityService, ProjectService, SubscriptionService, UploadStore,
 };
@@ -29,6 +31,11 @@ pub struct AppState {
     /// Largest upload accepted, in bytes.
     pub max_upload_bytes: usize,
     pub probes: Arc<Vec<Arc<dyn ReadinessProbe>>>,
+    pub webhooks: WebhookService,
+    /// None when no `INTERNAL_WEBHOOK_SECRET` is configured: the internal webhook answers 503.
+    pub internal_webhook: Option<InternalWebhooks>,
+    /// How often a live progress stream looks for new events.
+    pub stream_poll: std::time::Duration,
 }
 
 /// The Stripe webhook's use case and the secret its deliveries are signed with.

@@ -9,6 +9,7 @@ pub mod analyses;
 mod contention;
 pub mod error;
 pub mod identity;
+pub mod internal_webhook;
 pub mod jobs;
 pub mod metadata;
 pub mod notifications;
@@ -16,6 +17,7 @@ pub mod ports;
 pub mod projects;
 pub mod stripe;
 pub mod subscriptions;
+pub mod webhooks;
 
 pub use analyses::{AnalysisService, SourceOverride, SubmitAnalysis, Submitted};
 pub use error::{AppError, StoreError};

@@ -65,6 +65,19 @@ impl ProjectService {
         input: CreateProject,
         correlation_id: Uuid,
     ) -> Result<ProjectId, AppError> {
+        self.create_for(user, input, correlation_id, Actor::User(user))
+            .await
+    }
+
+    /// Creates a project owned by `user` on behalf of `actor` (the user, or a trusted service
+    /// such as the internal webhook).
+    pub async fn create_for(
+        &self,
+        user: UserId,
+        input: CreateProject,
+        correlation_id: Uuid,
+        actor: Actor,
+    ) -> Result<ProjectId, AppError> {
         for (field, value) in [
             ("language", &input.language),
             ("framework", &input.framework),
@@ -85,7 +98,7 @@ impl ProjectService {
             framework: input.framework,
             at: self.clock.now(),
         };
-        let metadata = CommandMetadata::new(Actor::User(user), correlation_id);
+        let metadata = CommandMetadata::new(actor, correlation_id);
         let position = self
             .append_new(user, project_id, command, &metadata)
             .await?;

@@ -68,6 +68,32 @@ pub struct Config {
     pub smtp_retry_base: Duration,
     /// `SMTP_TIMEOUT_MS`: the bound on one whole SMTP conversation (at most 60 s).
     pub smtp_timeout: Duration,
+    /// `WEBHOOK_ALLOW_HTTP`: `true` accepts http:// endpoint URLs (development and tests only).
+    pub webhook_allow_http: bool,
+    /// `WEBHOOK_ALLOWED_CIDRS`: ranges webhooks may reach although they are private, loopback,
+    /// ... (comma-separated, e.g. `127.0.0.1/32,10.8.0.0/16`). Empty in production.
+    pub webhook_allowed_cidrs: Vec<ipnet::IpNet>,
+    /// `WEBHOOK_RETRY_SCHEDULE`: the delay before each attempt, the first usually `0s`.
+    pub webhook_retry_schedule: Vec<Duration>,
+    /// `WEBHOOK_TIMEOUT_MS`: bound on one attempt (connect, send, response).
+    pub webhook_timeout: Duration,
+    /// `WEBHOOK_DISABLE_AFTER`: an endpoint failing without a success this long is disabled.
+    pub webhook_disable_after: Duration,
+    /// `WEBHOOK_SECRET_OVERLAP`: how long the old secret keeps signing after a rotation.
+    pub webhook_secret_overlap: Duration,
+    /// `WEBHOOK_CONCURRENCY`: deliveries one dispatcher sends at once.
+    pub webhook_concurrency: usize,
+    /// `WEBHOOK_POLL_MS`: how often an idle dispatcher looks for due retries.
+    pub webhook_poll: Duration,
+    /// `INTERNAL_WEBHOOK_SECRET`: `whsec_...`; signs what trusted services send to
+    /// `POST /api/webhooks/insight-internal` and what the dispatcher sends to
+    /// `INTERNAL_WEBHOOK_URL`. Unset: the internal webhook answers 503.
+    pub internal_webhook_secret: Option<String>,
+    /// `INTERNAL_WEBHOOK_URL`: where `analysis.completed` and `analysis.failed` are also sent.
+    pub internal_webhook_url: Option<String>,
+    /// Resolves webhook host names (not from the environment: the system resolver; tests put
+    /// their own here).
+    pub webhook_resolver: std::sync::Arc<dyn crate::webhooks::HostResolver>,
 }
 
 impl Config {
@@ -107,6 +133,20 @@ impl Config {
             ),
             smtp_retry_base: Duration::from_millis(parsed("SMTP_RETRY_BASE_MS", 5_000)?),
             smtp_timeout: Duration::from_millis(parsed("SMTP_TIMEOUT_MS", 30_000)?),
+            webhook_allow_http: parsed("WEBHOOK_ALLOW_HTTP", false)?,
+            webhook_allowed_cidrs: cidrs("WEBHOOK_ALLOWED_CIDRS")?,
+            webhook_retry_schedule: durations(
+                "WEBHOOK_RETRY_SCHEDULE",
+                "0s,5s,5m,30m,2h,5h,10h,10h",
+            )?,
+            webhook_timeout: Duration::from_millis(parsed("WEBHOOK_TIMEOUT_MS", 15_000)?),
+            webhook_disable_after: duration("WEBHOOK_DISABLE_AFTER", "5d")?,
+            webhook_secret_overlap: duration("WEBHOOK_SECRET_OVERLAP", "24h")?,
+            webhook_concurrency: parsed("WEBHOOK_CONCURRENCY", 8)?,
+            webhook_poll: Duration::from_millis(parsed("WEBHOOK_POLL_MS", 1_000)?),
+            internal_webhook_secret: optional("INTERNAL_WEBHOOK_SECRET"),
+            internal_webhook_url: optional("INTERNAL_WEBHOOK_URL"),
+            webhook_resolver: std::sync::Arc::new(crate::webhooks::SystemResolver),
         })
     }
 
@@ -219,7 +259,7 @@ where
     }
 }
 
-/// `500ms`, `5s`, `2m`, `1h` (a bare number is seconds).
+/// `500ms`, `5s`, `2m`, `1h`, `5d` (a bare number is seconds).
 pub fn parse_duration(text: &str) -> Option<Duration> {
     let text = text.trim();
     let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
@@ -232,8 +272,35 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
         "s" => Some(Duration::from_secs(value)),
         "m" => Some(Duration::from_secs(value * 60)),
         "h" => Some(Duration::from_secs(value * 3600)),
+        "d" => Some(Duration::from_secs(value * 86_400)),
         _ => None,
     }
+}
+
+fn duration(name: &'static str, default: &str) -> Result<Duration, ConfigError> {
+    let raw = string(name, default);
+    parse_duration(&raw).ok_or_else(|| ConfigError {
+        name,
+        message: format!("`{raw}` is not a duration like 500ms, 5s, 2m, 1h or 5d"),
+    })
+}
+
+fn cidrs(name: &'static str) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+    optional(name)
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            // A bare address is a range of one.
+            part.parse::<ipnet::IpNet>()
+                .or_else(|_| part.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| ConfigError {
+                    name,
+                    message: format!("`{part}` is not a CIDR range like 127.0.0.1/32"),
+                })
+        })
+        .collect()
 }
 
 fn durations(name: &'static str, default: &str) -> Result<Vec<Duration>, ConfigError> {
@@ -261,6 +328,21 @@ mod tests {
         assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
         assert_eq!(parse_duration("7"), Some(Duration::from_secs(7)));
         assert_eq!(parse_duration("5 days"), None);
+        assert_eq!(parse_duration("5d"), Some(Duration::from_secs(5 * 86_400)));
+    }
+
+    #[test]
+    fn allowed_cidrs_take_ranges_and_bare_addresses() {
+        std::env::set_var(
+            "WEBHOOK_ALLOWED_CIDRS_TEST",
+            "127.0.0.1/32, 10.8.0.0/16,::1",
+        );
+        let nets = cidrs("WEBHOOK_ALLOWED_CIDRS_TEST").unwrap();
+        assert_eq!(nets.len(), 3);
+        assert!(nets[2].contains(&"::1".parse::<std::net::IpAddr>().unwrap()));
+        std::env::set_var("WEBHOOK_ALLOWED_CIDRS_TEST", "10.0.0.0/33");
+        assert!(cidrs("WEBHOOK_ALLOWED_CIDRS_TEST").is_err());
+        std::env::remove_var("WEBHOOK_ALLOWED_CIDRS_TEST");
     }
 
     #[test]

@@ -23,6 +23,7 @@ pub mod relay;
 pub mod source;
 pub mod stripe_log;
 pub mod subscription_policy;
+pub mod webhooks;
 pub mod worker;
 
 pub use barrier::CheckpointBarrier;

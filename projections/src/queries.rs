@@ -473,3 +473,44 @@ mod tests {
         assert_eq!(Pagination::new(&request, 0, None).total_pages, 0);
     }
 }
+
+/// One event of an analysis's stream, for live progress: its sequence (the SSE id), its stored
+/// type and its fields (findings left out: only their count travels).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnalysisStreamEvent {
+    pub sequence: i64,
+    pub event_type: String,
+    pub data: serde_json::Value,
+}
+
+/// The events of one analysis after `after_sequence`, oldest first, straight from the log (the
+/// stream of one aggregate is committed in sequence order, so nothing appears behind it).
+pub async fn analysis_events_after(
+    pool: &PgPool,
+    analysis_id: Uuid,
+    after_sequence: i64,
+    limit: i64,
+) -> Result<Vec<AnalysisStreamEvent>, QueryError> {
+    let rows: Vec<(i64, String, serde_json::Value)> = sqlx::query_as(
+        "SELECT sequence, event_type, \
+                CASE WHEN event_type = 'IssueBatchRecorded' \
+                     THEN jsonb_build_object('batch', payload -> event_type -> 'batch', \
+                          'count', jsonb_array_length(payload -> event_type -> 'findings')) \
+                     ELSE payload -> event_type END \
+           FROM events WHERE aggregate_type = 'Analysis' AND aggregate_id = $1 AND sequence > $2 \
+          ORDER BY sequence LIMIT $3",
+    )
+    .bind(analysis_id.to_string())
+    .bind(after_sequence)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(sequence, event_type, data)| AnalysisStreamEvent {
+            sequence,
+            event_type,
+            data,
+        })
+        .collect())
+}

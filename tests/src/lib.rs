@@ -4,6 +4,8 @@
 //!
 //! Must not be used by production code; it may import every crate of the workspace.
 
+pub mod receiver;
+
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use infrastructure::db::database_url_for;
@@ -87,6 +89,16 @@ pub fn test_config(database_url: &str) -> Config {
     config.retry_delays = vec![Duration::from_millis(50); 3];
     config.worker_ack_wait = Duration::from_secs(5);
     config.projection_poll = Duration::from_millis(20);
+    // Webhook receivers in tests listen on loopback over plain http; retries come quickly.
+    config.webhook_allow_http = true;
+    config.webhook_allowed_cidrs = vec!["127.0.0.1/32".parse().unwrap()];
+    config.webhook_retry_schedule = vec![
+        Duration::ZERO,
+        Duration::from_millis(100),
+        Duration::from_millis(100),
+    ];
+    config.webhook_timeout = Duration::from_secs(3);
+    config.webhook_poll = Duration::from_millis(50);
     config
 }
 

@@ -109,6 +109,7 @@ async fn two_api_processes_share_one_quota_exactly() {
             projectors: false,
             relay: false,
             worker: false,
+            dispatcher: false,
         },
     )
     .await

@@ -2,11 +2,14 @@
 
 pub mod analyses;
 pub mod health;
+pub mod internal;
 pub mod projects;
+pub mod stream;
 pub mod stripe;
 pub mod tokens;
 pub mod uploads;
 pub mod usage;
+pub mod webhooks;
 
 use axum::Router;
 use utoipa::openapi::OpenApi as OpenApiDocument;
@@ -36,7 +39,15 @@ pub fn router(max_upload_bytes: usize) -> (Router<AppState>, OpenApiDocument) {
         .routes(routes!(analyses::list_analyses))
         .routes(routes!(analyses::cancel_analysis))
         .routes(routes!(usage::get_usage))
+        .routes(routes!(stream::analysis_stream))
         .routes(routes!(stripe::stripe_webhook))
+        .routes(routes!(internal::internal_webhook))
+        .routes(routes!(webhooks::create_webhook, webhooks::list_webhooks))
+        .routes(routes!(webhooks::get_webhook, webhooks::delete_webhook))
+        .routes(routes!(webhooks::rotate_secret))
+        .routes(routes!(webhooks::list_deliveries))
+        .routes(routes!(webhooks::redeliver))
+        .routes(routes!(webhooks::replay))
         .merge(uploads)
         .split_for_parts()
 }
