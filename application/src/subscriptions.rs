@@ -75,6 +75,17 @@ impl SubscriptionService {
         Ok(subscription.usage_at(&self.catalog, self.clock.now()))
     }
 
+    /// The oldest request time `user`'s plan still serves analyses from: the plan's retention
+    /// counted back from now. Older analyses stay in the event log (auditors replay it) but
+    /// the API no longer lists or shows them; an upgrade to a longer retention shows them again.
+    pub async fn retained_since(
+        &self,
+        user: UserId,
+    ) -> Result<chrono::DateTime<chrono::Utc>, AppError> {
+        let usage = self.usage(user).await?;
+        Ok(self.clock.now() - chrono::Duration::days(i64::from(usage.limits.retention_days)))
+    }
+
     /// An operator's plan change (no Stripe): applies at once.
     #[instrument(skip(self, metadata), fields(user.id = %user))]
     pub async fn change_plan(

@@ -226,17 +226,26 @@ const ANALYSIS_COLUMNS: &str = "id, owner_id, project_id, project_name, status, 
 pub struct AnalysisFilter {
     pub project_id: Option<Uuid>,
     pub status: Option<AnalysisStatus>,
+    /// Only analyses requested at or after this time (the owner's plan retention).
+    pub retained_since: Option<DateTime<Utc>>,
 }
 
+/// One analysis of `owner`'s, if it was requested at or after `retained_since` (the owner's
+/// plan retention; older ones stay in the event log but are no longer served).
 pub async fn analysis(
     pool: &PgPool,
     owner: Uuid,
     id: Uuid,
+    retained_since: Option<DateTime<Utc>>,
 ) -> Result<Option<AnalysisRow>, QueryError> {
-    let sql = format!("SELECT {ANALYSIS_COLUMNS} FROM rm_analyses WHERE id = $1 AND owner_id = $2");
+    let sql = format!(
+        "SELECT {ANALYSIS_COLUMNS} FROM rm_analyses WHERE id = $1 AND owner_id = $2 \
+         AND ($3::timestamptz IS NULL OR requested_at >= $3)"
+    );
     Ok(sqlx::query_as(&sql)
         .bind(id)
         .bind(owner)
+        .bind(retained_since)
         .fetch_optional(pool)
         .await?)
 }
@@ -256,6 +265,10 @@ pub async fn analyses(
         if let Some(status) = filter.status {
             query.push(" AND status = ");
             query.push_bind(status.as_str());
+        }
+        if let Some(since) = filter.retained_since {
+            query.push(" AND requested_at >= ");
+            query.push_bind(since);
         }
     };
     let mut query = QueryBuilder::<Postgres>::new(format!(

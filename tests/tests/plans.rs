@@ -493,3 +493,62 @@ async fn analyses_over_the_running_limit_wait_queued_until_a_slot_frees() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test]
+async fn analyses_older_than_the_plans_retention_are_no_longer_served() {
+    let app = spawn_app().await;
+    let (user, token) = create_user_on(&app.app.services, "retention", Plan::Free).await;
+    let project = project_of(&app, &token).await;
+    let client = Client::new();
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let response = submit(&client, &app.base_url, &token, project).await;
+        assert_eq!(response.status(), 201);
+        let body: Value = response.json().await.unwrap();
+        ids.push(body["analysisId"].as_str().unwrap().to_string());
+    }
+    // The first one as if it had been requested 31 days ago (FREE keeps 30).
+    sqlx::query("UPDATE rm_analyses SET requested_at = now() - interval '31 days' WHERE id = $1")
+        .bind(ids[0].parse::<Uuid>().unwrap())
+        .execute(&app.app.services.pool)
+        .await
+        .unwrap();
+    let list = |token: &str| {
+        app.request_as(token, Method::GET, "/api/insight/analyses")
+            .send()
+    };
+    let listed: Value = list(&token).await.unwrap().json().await.unwrap();
+    assert_eq!(listed["pagination"]["total"], 1, "{listed}");
+    assert_eq!(listed["analyses"][0]["id"], ids[1].as_str());
+    let old = app
+        .request_as(
+            &token,
+            Method::GET,
+            &format!("/api/insight/analysis/{}", ids[0]),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(old.status(), 404);
+
+    // The log still holds it: a plan with a longer retention serves it again.
+    let metadata = CommandMetadata::new(Actor::System("test".into()), Uuid::now_v7());
+    app.app
+        .services
+        .subscriptions
+        .change_plan(user, Plan::Pro, &metadata)
+        .await
+        .unwrap();
+    let listed: Value = list(&token).await.unwrap().json().await.unwrap();
+    assert_eq!(listed["pagination"]["total"], 2, "{listed}");
+    let old = app
+        .request_as(
+            &token,
+            Method::GET,
+            &format!("/api/insight/analysis/{}", ids[0]),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(old.status(), 200);
+}

@@ -143,10 +143,15 @@ pub async fn get_analysis(
     let id: AnalysisId = parse_id("id", &id)?;
     let page = query.page_request(50, 200)?;
     let filter = issue_filter(&query)?;
-    let analysis =
-        projections::queries::analysis(&state.read_pool, user.user_id.as_uuid(), id.as_uuid())
-            .await?
-            .ok_or_else(|| ApiError::not_found("analysis"))?;
+    let retained_since = state.subscriptions.retained_since(user.user_id).await?;
+    let analysis = projections::queries::analysis(
+        &state.read_pool,
+        user.user_id.as_uuid(),
+        id.as_uuid(),
+        Some(retained_since),
+    )
+    .await?
+    .ok_or_else(|| ApiError::not_found("analysis"))?;
     let (issues, pagination) =
         projections::queries::issues(&state.read_pool, id.as_uuid(), &filter, &page).await?;
     Ok(Json(AnalysisDetail {
@@ -180,6 +185,7 @@ pub async fn list_analyses(
                     .map_err(|error| ApiError::bad_parameter("status", error))
             })
             .transpose()?,
+        retained_since: Some(state.subscriptions.retained_since(user.user_id).await?),
     };
     let (rows, pagination) =
         projections::queries::analyses(&state.read_pool, user.user_id.as_uuid(), &filter, &page)
