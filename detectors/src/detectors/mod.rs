@@ -9,6 +9,7 @@ pub mod java;
 pub mod package;
 pub mod performance;
 pub mod python;
+pub mod runtime;
 pub mod rust;
 pub mod sarif;
 pub mod security;
@@ -25,6 +26,7 @@ pub fn all() -> Vec<Arc<dyn Detector>> {
         Arc::new(eslint::EslintDetector),
         Arc::new(imports::ImportDetector),
         Arc::new(package::PackageDetector),
+        Arc::new(runtime::RuntimeDetector),
         Arc::new(security::SecurityDetector),
         Arc::new(imports::CircularDetector),
         Arc::new(performance::PerformanceDetector),
