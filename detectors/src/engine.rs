@@ -8,7 +8,7 @@ use crate::detectors::imports::collect_imports;
 use crate::detectors::security::secrets::redact_line;
 use crate::finding::{fingerprint, normalize_whitespace, Finding};
 use crate::js;
-use crate::registry::{PendingDetector, Registry, UnknownDetectors};
+use crate::registry::{Registry, UnknownDetectors};
 use crate::source::{Language, LineIndex, SourceFile};
 use crate::walk::{self, classify_content, SkipReason, WalkedFile};
 use oxc_allocator::Allocator;
@@ -114,24 +114,7 @@ pub struct Report {
     pub findings: Vec<Finding>,
     /// The detectors that ran.
     pub detectors_run: Vec<String>,
-    /// Requested detectors that are valid names but not built yet, with the reason.
-    pub detectors_unavailable: Vec<UnavailableDetector>,
     pub stats: RunStats,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct UnavailableDetector {
-    pub name: String,
-    pub reason: String,
-}
-
-impl From<PendingDetector> for UnavailableDetector {
-    fn from(pending: PendingDetector) -> Self {
-        UnavailableDetector {
-            name: pending.name.to_owned(),
-            reason: pending.reason.to_owned(),
-        }
-    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -187,12 +170,6 @@ impl Engine {
         options: &RunOptions,
     ) -> Result<Report, EngineError> {
         let selected = self.registry.resolve(detectors)?;
-        let unavailable = self
-            .registry
-            .pending_in(detectors)
-            .into_iter()
-            .map(UnavailableDetector::from)
-            .collect();
         if !root.is_dir() {
             return Err(EngineError::NotAFolder {
                 path: root.to_path_buf(),
@@ -204,9 +181,9 @@ impl Engine {
                     .num_threads(threads)
                     .build()
                     .map_err(|source| EngineError::ThreadPool { threads, source })?;
-                pool.install(|| run_selected(root, &selected, unavailable, options))
+                pool.install(|| run_selected(root, &selected, options))
             }
-            None => run_selected(root, &selected, unavailable, options),
+            None => run_selected(root, &selected, options),
         }
     }
 }
@@ -214,7 +191,6 @@ impl Engine {
 fn run_selected(
     root: &Path,
     selected: &[Arc<dyn Detector>],
-    unavailable: Vec<UnavailableDetector>,
     options: &RunOptions,
 ) -> Result<Report, EngineError> {
     let started = Instant::now();
@@ -320,7 +296,6 @@ fn run_selected(
             .iter()
             .map(|detector| detector.name().to_owned())
             .collect(),
-        detectors_unavailable: unavailable,
         stats,
     })
 }

@@ -28,9 +28,9 @@ pub use detector::{
 };
 pub use engine::{
     CancellationToken, Engine, EngineError, Progress, ProgressCallback, Report, RunOptions,
-    RunStats, UnavailableDetector, DEFAULT_MAX_FILE_BYTES,
+    RunStats, DEFAULT_MAX_FILE_BYTES,
 };
 pub use finding::{Category, Finding, Severity};
 pub use output::{format_json, format_sarif, format_table};
-pub use registry::{PendingDetector, Registry, UnknownDetectors, DETECTOR_NAMES};
+pub use registry::{Registry, UnknownDetectors, DETECTOR_NAMES};
 pub use sarif::to_sarif;

@@ -21,17 +21,22 @@ use std::collections::HashSet;
 pub const UNDECLARED_CALL: Rule =
     Rule::new("undeclared-call", Category::Correctness, Severity::High)
         .confidence(0.8)
-        .suggest("Import or declare the function, or fix the name: calling it throws a ReferenceError.");
+        .suggest(
+            "Import or declare the function, or fix the name: calling it throws a ReferenceError.",
+        );
 pub const CONST_ASSIGN: Rule = Rule::new("const-assign", Category::Correctness, Severity::High)
     .suggest("Declare the variable with `let`, or assign to a new one: writing to a constant throws a TypeError.");
 pub const IMPORT_ASSIGN: Rule = Rule::new("import-assign", Category::Correctness, Severity::High)
     .suggest("Imported bindings are read-only: copy the value into a local variable first.");
 pub const NEW_ARROW: Rule = Rule::new("new-arrow-function", Category::Correctness, Severity::High)
     .suggest("Arrow functions cannot be constructors: use a class or a `function` declaration.");
-pub const CLASS_CALL: Rule =
-    Rule::new("class-call-without-new", Category::Correctness, Severity::High)
-        .fixable()
-        .suggest("Classes must be called with `new`.");
+pub const CLASS_CALL: Rule = Rule::new(
+    "class-call-without-new",
+    Category::Correctness,
+    Severity::High,
+)
+.fixable()
+.suggest("Classes must be called with `new`.");
 pub const NOT_A_FUNCTION: Rule =
     Rule::new("call-non-function", Category::Correctness, Severity::High)
         .suggest("The constant holds a literal, not a function: calling it throws a TypeError.");
@@ -54,44 +59,219 @@ pub const RULES: &[Rule] = &[
 /// of these without a declaration is fine.
 const KNOWN_GLOBALS: &[&str] = &[
     // ECMAScript
-    "Array", "ArrayBuffer", "Atomics", "BigInt", "BigInt64Array", "BigUint64Array", "Boolean",
-    "DataView", "Date", "decodeURI", "decodeURIComponent", "encodeURI", "encodeURIComponent",
-    "Error", "escape", "eval", "EvalError", "FinalizationRegistry", "Float32Array",
-    "Float64Array", "Function", "globalThis", "Infinity", "Int16Array", "Int32Array",
-    "Int8Array", "Intl", "isFinite", "isNaN", "Iterator", "JSON", "Map", "Math", "NaN", "Number",
-    "Object", "parseFloat", "parseInt", "Promise", "Proxy", "RangeError", "ReferenceError",
-    "Reflect", "RegExp", "Set", "SharedArrayBuffer", "String", "Symbol", "SyntaxError",
-    "TypeError", "Uint16Array", "Uint32Array", "Uint8Array", "Uint8ClampedArray", "undefined",
-    "unescape", "URIError", "WeakMap", "WeakRef", "WeakSet", "AggregateError", "SuppressedError",
-    "DisposableStack", "AsyncDisposableStack", "Float16Array",
+    "Array",
+    "ArrayBuffer",
+    "Atomics",
+    "BigInt",
+    "BigInt64Array",
+    "BigUint64Array",
+    "Boolean",
+    "DataView",
+    "Date",
+    "decodeURI",
+    "decodeURIComponent",
+    "encodeURI",
+    "encodeURIComponent",
+    "Error",
+    "escape",
+    "eval",
+    "EvalError",
+    "FinalizationRegistry",
+    "Float32Array",
+    "Float64Array",
+    "Function",
+    "globalThis",
+    "Infinity",
+    "Int16Array",
+    "Int32Array",
+    "Int8Array",
+    "Intl",
+    "isFinite",
+    "isNaN",
+    "Iterator",
+    "JSON",
+    "Map",
+    "Math",
+    "NaN",
+    "Number",
+    "Object",
+    "parseFloat",
+    "parseInt",
+    "Promise",
+    "Proxy",
+    "RangeError",
+    "ReferenceError",
+    "Reflect",
+    "RegExp",
+    "Set",
+    "SharedArrayBuffer",
+    "String",
+    "Symbol",
+    "SyntaxError",
+    "TypeError",
+    "Uint16Array",
+    "Uint32Array",
+    "Uint8Array",
+    "Uint8ClampedArray",
+    "undefined",
+    "unescape",
+    "URIError",
+    "WeakMap",
+    "WeakRef",
+    "WeakSet",
+    "AggregateError",
+    "SuppressedError",
+    "DisposableStack",
+    "AsyncDisposableStack",
+    "Float16Array",
     // Browsers and workers
-    "window", "self", "document", "navigator", "location", "history", "screen", "alert",
-    "confirm", "prompt", "open", "close", "print", "postMessage", "fetch", "Request",
-    "Response", "Headers", "FormData", "URL", "URLSearchParams", "Blob", "File", "FileReader",
-    "setTimeout", "clearTimeout", "setInterval", "clearInterval", "setImmediate",
-    "clearImmediate", "queueMicrotask", "requestAnimationFrame", "cancelAnimationFrame",
-    "requestIdleCallback", "cancelIdleCallback", "structuredClone", "atob", "btoa",
-    "getComputedStyle", "matchMedia", "XMLHttpRequest", "WebSocket", "EventSource", "Event",
-    "CustomEvent", "EventTarget", "AbortController", "AbortSignal", "TextEncoder",
-    "TextDecoder", "crypto", "Crypto", "performance", "console", "localStorage",
-    "sessionStorage", "indexedDB", "caches", "Worker", "SharedWorker", "MessageChannel",
-    "MessagePort", "BroadcastChannel", "Image", "Audio", "Option", "Notification",
-    "MutationObserver", "IntersectionObserver", "ResizeObserver", "PerformanceObserver",
-    "DOMParser", "XMLSerializer", "Node", "Element", "HTMLElement", "customElements",
-    "importScripts", "reportError", "ReadableStream", "WritableStream", "TransformStream",
-    "CompressionStream", "DecompressionStream", "WebAssembly", "scrollTo", "scrollBy",
-    "addEventListener", "removeEventListener", "dispatchEvent", "getSelection", "ShadowRoot",
-    "DocumentFragment", "Range", "NodeFilter", "DOMException", "CSS", "ImageData",
-    "OffscreenCanvas", "createImageBitmap", "Intl", "frames", "parent", "top", "opener",
+    "window",
+    "self",
+    "document",
+    "navigator",
+    "location",
+    "history",
+    "screen",
+    "alert",
+    "confirm",
+    "prompt",
+    "open",
+    "close",
+    "print",
+    "postMessage",
+    "fetch",
+    "Request",
+    "Response",
+    "Headers",
+    "FormData",
+    "URL",
+    "URLSearchParams",
+    "Blob",
+    "File",
+    "FileReader",
+    "setTimeout",
+    "clearTimeout",
+    "setInterval",
+    "clearInterval",
+    "setImmediate",
+    "clearImmediate",
+    "queueMicrotask",
+    "requestAnimationFrame",
+    "cancelAnimationFrame",
+    "requestIdleCallback",
+    "cancelIdleCallback",
+    "structuredClone",
+    "atob",
+    "btoa",
+    "getComputedStyle",
+    "matchMedia",
+    "XMLHttpRequest",
+    "WebSocket",
+    "EventSource",
+    "Event",
+    "CustomEvent",
+    "EventTarget",
+    "AbortController",
+    "AbortSignal",
+    "TextEncoder",
+    "TextDecoder",
+    "crypto",
+    "Crypto",
+    "performance",
+    "console",
+    "localStorage",
+    "sessionStorage",
+    "indexedDB",
+    "caches",
+    "Worker",
+    "SharedWorker",
+    "MessageChannel",
+    "MessagePort",
+    "BroadcastChannel",
+    "Image",
+    "Audio",
+    "Option",
+    "Notification",
+    "MutationObserver",
+    "IntersectionObserver",
+    "ResizeObserver",
+    "PerformanceObserver",
+    "DOMParser",
+    "XMLSerializer",
+    "Node",
+    "Element",
+    "HTMLElement",
+    "customElements",
+    "importScripts",
+    "reportError",
+    "ReadableStream",
+    "WritableStream",
+    "TransformStream",
+    "CompressionStream",
+    "DecompressionStream",
+    "WebAssembly",
+    "scrollTo",
+    "scrollBy",
+    "addEventListener",
+    "removeEventListener",
+    "dispatchEvent",
+    "getSelection",
+    "ShadowRoot",
+    "DocumentFragment",
+    "Range",
+    "NodeFilter",
+    "DOMException",
+    "CSS",
+    "ImageData",
+    "OffscreenCanvas",
+    "createImageBitmap",
+    "Intl",
+    "frames",
+    "parent",
+    "top",
+    "opener",
     // Node
-    "require", "module", "exports", "process", "global", "Buffer", "__dirname", "__filename",
-    "setImmediate", "clearImmediate",
+    "require",
+    "module",
+    "exports",
+    "process",
+    "global",
+    "Buffer",
+    "__dirname",
+    "__filename",
+    "setImmediate",
+    "clearImmediate",
     // Module loaders and bundlers
-    "define", "System",
+    "define",
+    "System",
     // Test runners (Jest, Mocha, Jasmine, Vitest, QUnit)
-    "describe", "it", "test", "expect", "beforeEach", "afterEach", "beforeAll", "afterAll",
-    "before", "after", "jest", "vi", "suite", "context", "specify", "xit", "xdescribe", "fit",
-    "fdescribe", "spyOn", "jasmine", "pending", "fail", "QUnit", "assert", "sinon", "chai",
+    "describe",
+    "it",
+    "test",
+    "expect",
+    "beforeEach",
+    "afterEach",
+    "beforeAll",
+    "afterAll",
+    "before",
+    "after",
+    "jest",
+    "vi",
+    "suite",
+    "context",
+    "specify",
+    "xit",
+    "xdescribe",
+    "fit",
+    "fdescribe",
+    "spyOn",
+    "jasmine",
+    "pending",
+    "fail",
+    "QUnit",
+    "assert",
+    "sinon",
+    "chai",
 ];
 
 pub struct RuntimeDetector;
@@ -112,12 +292,7 @@ impl Detector for RuntimeDetector {
         }
     }
 
-    fn check_file(
-        &self,
-        file: &SourceFile<'_>,
-        js: Option<&ParsedJs<'_>>,
-        out: &mut FileSink<'_>,
-    ) {
+    fn check_file(&self, file: &SourceFile<'_>, js: Option<&ParsedJs<'_>>, out: &mut FileSink<'_>) {
         let Some(js) = js else {
             return;
         };
@@ -364,13 +539,16 @@ fn guarded_by_typeof(
         let text = expression.span().source_text(semantic.source_text());
         text.contains("typeof") && text.contains(name)
     };
-    semantic.nodes().ancestor_kinds(node).any(|kind| match kind {
-        AstKind::IfStatement(statement) => mentions(&statement.test),
-        AstKind::ConditionalExpression(conditional) => mentions(&conditional.test),
-        AstKind::LogicalExpression(logical) => mentions(&logical.left),
-        AstKind::TryStatement(_) => true,
-        _ => false,
-    })
+    semantic
+        .nodes()
+        .ancestor_kinds(node)
+        .any(|kind| match kind {
+            AstKind::IfStatement(statement) => mentions(&statement.test),
+            AstKind::ConditionalExpression(conditional) => mentions(&conditional.test),
+            AstKind::LogicalExpression(logical) => mentions(&logical.left),
+            AstKind::TryStatement(_) => true,
+            _ => false,
+        })
 }
 
 fn is_literal_value(expression: &Expression<'_>) -> bool {
@@ -407,10 +585,7 @@ mod tests {
     fn ids(path: &str, text: &str) -> Vec<String> {
         let mut findings = check(&RuntimeDetector, path, text);
         findings.sort_by_key(|finding| (finding.line, finding.column));
-        rule_ids(&findings)
-            .into_iter()
-            .map(str::to_owned)
-            .collect()
+        rule_ids(&findings).into_iter().map(str::to_owned).collect()
     }
 
     #[test]
