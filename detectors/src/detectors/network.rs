@@ -4,6 +4,9 @@
 //! addresses. On the JS/TS tree: `fetch` without an abort signal and `axios.create` without a
 //! timeout (a stalled peer then holds the request forever).
 //!
+//! Node's `rejectUnauthorized: false` and `NODE_TLS_REJECT_UNAUTHORIZED=0` are the `security`
+//! detector's (on the JS tree and in config files), so they are not reported twice.
+//!
 //! The text scan looks for a handful of fixed strings with one Aho-Corasick automaton and only
 //! then inspects the line, so files without any of them cost one pass over their bytes.
 
@@ -67,22 +70,6 @@ enum Trigger {
 }
 
 const TLS_PATTERNS: &[(&str, Trigger)] = &[
-    (
-        "rejectUnauthorized",
-        Trigger::Tls {
-            rule: &TLS_VERIFICATION_DISABLED,
-            confirm: &["false"],
-            message: "TLS certificate verification is turned off (rejectUnauthorized: false)",
-        },
-    ),
-    (
-        "NODE_TLS_REJECT_UNAUTHORIZED",
-        Trigger::Tls {
-            rule: &TLS_VERIFICATION_DISABLED,
-            confirm: &["'0'", "\"0\"", "=0"],
-            message: "TLS certificate verification is turned off for the whole process",
-        },
-    ),
     (
         "strictSSL",
         Trigger::Tls {
@@ -654,10 +641,7 @@ mod tests {
     #[test]
     fn disabled_certificate_checks_and_old_tls_are_reported_in_any_language() {
         assert_eq!(
-            ids(
-                "a.js",
-                "https.request({ host, rejectUnauthorized: false });\n"
-            ),
+            ids("a.js", "request({ url, strictSSL: false });\n"),
             ["tls-verification-disabled"]
         );
         assert_eq!(
@@ -679,7 +663,7 @@ mod tests {
 
     #[test]
     fn certificate_checks_left_on_are_fine() {
-        let text = "https.request({ rejectUnauthorized: true });\ntls.connect({ minVersion: 'TLSv1.2' });\n\
+        let text = "request({ strictSSL: true });\ntls.connect({ minVersion: 'TLSv1.2' });\n\
                     cfg := tls.Config{InsecureSkipVerify: false}\n";
         assert!(ids("a.js", text).is_empty());
     }
