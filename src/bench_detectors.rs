@@ -511,13 +511,22 @@ fn print_density(report: &Report) {
         report.findings.len() as f64 * 1000.0 / lines,
         report.stats.duration_ms as f64 / 1000.0
     );
+    let not_style = report
+        .findings
+        .iter()
+        .filter(|finding| finding.category != detectors::Category::Style)
+        .count();
+    println!(
+        "   without style rules (no-var, prefer-const: published code is often ES5 output): {not_style} findings, {:.2} per 1000 lines",
+        not_style as f64 * 1000.0 / lines
+    );
     let detectors: Vec<String> = by_detector
         .iter()
         .map(|(detector, count)| format!("{detector} {:.2}", *count as f64 * 1000.0 / lines))
         .collect();
     println!("   per 1000 lines by detector: {}", detectors.join(", "));
     let mut rules: Vec<((String, String), usize)> = by_rule.into_iter().collect();
-    rules.sort_by(|a, b| b.1.cmp(&a.1));
+    rules.sort_by_key(|rule| std::cmp::Reverse(rule.1));
     let top: Vec<String> = rules
         .iter()
         .take(10)
