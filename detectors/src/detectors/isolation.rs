@@ -33,6 +33,9 @@ struct Package {
     declared: BTreeSet<String>,
     /// The keys of `exports` when it is an object of subpaths (`"."`, `"./utils"`, `"./*"`).
     exports: Option<Vec<String>>,
+    /// A workspace root: `workspaces` in the manifest, or `pnpm-workspace.yaml`/`lerna.json`
+    /// beside it.
+    is_workspace_root: bool,
 }
 
 impl Detector for IsolationDetector {
@@ -70,7 +73,34 @@ impl Detector for IsolationDetector {
     }
 }
 
+/// The packages that are boundaries: named, and either top-level or inside workspace roots only.
+/// A `package.json` nested in an ordinary package (`vue/jsx-runtime/package.json`, which only
+/// points bundlers at a subpath entry) is part of that package, not a package of its own.
 fn load_packages(project: &ProjectFacts<'_>) -> Vec<Package> {
+    let all = load_manifests(project);
+    let boundaries: Vec<bool> = all
+        .iter()
+        .map(|package| {
+            package.name.is_some()
+                && all
+                    .iter()
+                    .filter(|other| other.dir != package.dir && is_inside(&other.dir, &package.dir))
+                    .all(|ancestor| ancestor.is_workspace_root)
+        })
+        .collect();
+    all.into_iter()
+        .zip(boundaries)
+        .filter_map(|(package, keep)| keep.then_some(package))
+        .collect()
+}
+
+fn load_manifests(project: &ProjectFacts<'_>) -> Vec<Package> {
+    let workspace_files: Vec<&str> = project
+        .files
+        .iter()
+        .map(|file| file.path.as_str())
+        .filter(|path| path.ends_with("pnpm-workspace.yaml") || path.ends_with("lerna.json"))
+        .collect();
     let mut packages = Vec::new();
     for file in project.files {
         let (dir, name) = match file.path.rsplit_once('/') {
@@ -113,6 +143,10 @@ fn load_packages(project: &ProjectFacts<'_>) -> Vec<Package> {
                 .map(str::to_owned),
             declared,
             exports,
+            is_workspace_root: manifest.contains_key("workspaces")
+                || workspace_files
+                    .iter()
+                    .any(|path| path.rsplit_once('/').map_or("", |(folder, _)| folder) == dir),
         });
     }
     // Deepest first, so the first folder that holds a path is its package.
@@ -407,6 +441,52 @@ mod tests {
         // The root is the workspace's shell, not a package: its scripts may read packages.
         assert!(found.is_empty(), "{found:?}");
         assert!(run(vec![("packages/core/src/a.ts", vec!["./b", "react"])]).is_empty());
+    }
+
+    #[test]
+    fn a_manifest_nested_in_an_ordinary_package_is_not_a_boundary() {
+        let dir = tempfile::tempdir().unwrap();
+        for (path, text) in [
+            ("vue/package.json", r#"{"name":"vue"}"#),
+            ("vue/jsx-runtime/package.json", r#"{"main":"index.js"}"#),
+            ("chart/package.json", r#"{"name":"chart"}"#),
+            (
+                "chart/auto/package.json",
+                r#"{"name":"chart-auto","private":true}"#,
+            ),
+        ] {
+            let full = dir.path().join(path);
+            std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+            std::fs::write(full, text).unwrap();
+        }
+        let mut facts: Vec<FileFacts> = [
+            "chart/auto/package.json",
+            "chart/package.json",
+            "vue/jsx-runtime/package.json",
+            "vue/package.json",
+        ]
+        .iter()
+        .map(|path| FileFacts {
+            path: (*path).to_owned(),
+            imports: vec![],
+        })
+        .collect();
+        facts.push(FileFacts {
+            path: "vue/jsx-runtime/index.js".into(),
+            imports: vec![import("vue")],
+        });
+        facts.push(FileFacts {
+            path: "chart/auto/auto.js".into(),
+            imports: vec![import("../dist/chart.js")],
+        });
+        let project = ProjectFacts {
+            root: dir.path(),
+            files: &facts,
+            advisories_dir: None,
+        };
+        let mut sink = ProjectSink::new("isolation");
+        IsolationDetector.check_project(&project, &mut sink);
+        assert!(sink.into_findings().is_empty());
     }
 
     #[test]

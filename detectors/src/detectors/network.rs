@@ -239,7 +239,7 @@ impl Detector for NetworkDetector {
         if !is_scanned(file) {
             return;
         }
-        scan_text(file.text, out);
+        scan_text(file.text, file.language != Language::Other, out);
         scan_ips(file.text, out);
         if let Some(js) = js.filter(|js| !js.panicked) {
             check_requests(js, out);
@@ -249,10 +249,12 @@ impl Detector for NetworkDetector {
 
 /// Code and configuration; not prose, markup, lockfiles or test fixtures of other formats.
 fn is_scanned(file: &SourceFile<'_>) -> bool {
-    if file.language != Language::Other {
-        return !file.path.ends_with("package-lock.json") && !file.path.ends_with(".min.js");
-    }
     let name = file.path.rsplit('/').next().unwrap_or(file.path);
+    if file.language != Language::Other {
+        // Manifests hold home pages and repository links, not endpoints.
+        return !matches!(name, "package.json" | "package-lock.json" | "composer.json")
+            && !name.ends_with(".min.js");
+    }
     let extension = name.rsplit_once('.').map_or("", |(_, ext)| ext);
     matches!(
         extension,
@@ -302,7 +304,9 @@ fn in_line_comment(text: &str, line_start: usize, at: usize) -> bool {
         || before.contains(" # ")
 }
 
-fn scan_text(text: &str, out: &mut FileSink<'_>) {
+/// `quoted`: a language with string literals (code, JSON), where an endpoint is a whole string
+/// or an assignment's value; a URL after other text is a link in a message or a comment.
+fn scan_text(text: &str, quoted: bool, out: &mut FileSink<'_>) {
     let scanner = scanner();
     let mut last_line = usize::MAX;
     let mut reported_on_line: Vec<&'static str> = Vec::new();
@@ -318,6 +322,10 @@ fn scan_text(text: &str, out: &mut FileSink<'_>) {
         let line = &text[line_start..line_end];
         match scanner.triggers[found.pattern().as_usize()] {
             Trigger::Http | Trigger::WebSocket => {
+                let before = text[..found.start()].bytes().next_back().unwrap_or(b'"');
+                if quoted && !matches!(before, b'"' | b'\'' | b'`' | b'=') {
+                    continue;
+                }
                 let websocket = text[found.start()..].starts_with("ws://");
                 let host_start = found.end();
                 let host_end = text[host_start..line_end]
@@ -588,7 +596,12 @@ fn check_requests(js: &ParsedJs<'_>, out: &mut FileSink<'_>) {
             // Options built elsewhere: cannot tell.
             Some(_) => true,
         };
-        if what == "fetch" && call.arguments.is_empty() {
+        // `fetch(request)`: a Request object may carry its own signal.
+        let literal_url = matches!(
+            call.arguments.first(),
+            Some(Argument::StringLiteral(_) | Argument::TemplateLiteral(_))
+        );
+        if what == "fetch" && (call.arguments.is_empty() || (options.is_none() && !literal_url)) {
             continue;
         }
         if !has_option {
@@ -683,7 +696,7 @@ mod tests {
 
     #[test]
     fn fetch_without_signal_and_axios_without_timeout_are_reported() {
-        let text = "export async function f(url) {\n  await fetch(url);\n  await fetch(url, { method: 'POST' });\n\
+        let text = "export async function f(url) {\n  await fetch(`${url}/x`);\n  await fetch(url, { method: 'POST' });\n\
                     const client = axios.create({ baseURL: '/api' });\n}\n";
         assert_eq!(
             ids("a.js", text),
@@ -702,6 +715,21 @@ mod tests {
                     await fetch(url, opts);\naxios.create({ timeout: 3000 });\n}\n\
                     function g(fetch) { return fetch('/x'); }\n";
         assert!(ids("a.js", text).is_empty(), "{:?}", ids("a.js", text));
+    }
+
+    #[test]
+    fn links_in_messages_and_manifest_home_pages_are_not_endpoints() {
+        let text = "warn('See http://momentjs.com/guides/ for more info.');\nfetch(request);\n";
+        assert!(ids("a.js", text).is_empty(), "{:?}", ids("a.js", text));
+        assert!(ids(
+            "package.json",
+            "{\"homepage\": \"http://expressjs.com/\"}\n"
+        )
+        .is_empty());
+        assert_eq!(
+            ids("config/app.yaml", "api:\n  url: http://api.vendor.io/v2\n"),
+            ["insecure-http-url"]
+        );
     }
 
     #[test]

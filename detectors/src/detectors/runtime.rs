@@ -342,11 +342,18 @@ impl<'a> Checker<'_, '_, 'a> {
                 AstKind::VariableDeclarator(declarator) => declarator.init.as_ref(),
                 _ => None,
             };
-            let declared_end = match declaration.kind() {
-                AstKind::VariableDeclarator(declarator) => Some(declarator.span.end),
-                AstKind::Class(class) if class.declare => None,
-                AstKind::Class(class) => Some(class.span.start),
-                _ => None,
+            // Before the declaration, or inside its own initialiser (`let x = x + 1`); not in
+            // the binding pattern, whose defaults may read earlier names of the same pattern.
+            let in_dead_zone = |start: u32| match declaration.kind() {
+                AstKind::VariableDeclarator(declarator) => {
+                    start < declarator.span.start
+                        || declarator.init.as_ref().is_some_and(|init| {
+                            let span = init.span();
+                            span.start <= start && start < span.end
+                        })
+                }
+                AstKind::Class(class) => !class.declare && start < class.span.start,
+                _ => false,
             };
             let is_const = flags.contains(SymbolFlags::ConstVariable);
             for reference in scoping.get_resolved_references(symbol) {
@@ -373,8 +380,8 @@ impl<'a> Checker<'_, '_, 'a> {
                         continue;
                     }
                 }
-                if let Some(end) = declared_end {
-                    if span.start < end
+                {
+                    if in_dead_zone(span.start)
                         && flags.intersects(SymbolFlags::BlockScopedVariable | SymbolFlags::Class)
                         && self.same_function(reference.scope_id(), scoping.symbol_scope_id(symbol))
                         && !self.inside_type_position(reference.node_id())
@@ -648,11 +655,15 @@ mod tests {
     #[test]
     fn reading_a_binding_before_its_declaration_in_the_same_function_is_reported() {
         let text = "export function f() {\n  total += 1;\n  let total = 0;\n  return total;\n}\n\
-                    console.log(Later);\nclass Later {}\n";
+                    console.log(Later);\nclass Later {}\nlet self = self + 1;\n";
         let findings = check(&RuntimeDetector, "a.js", text);
         assert_eq!(
             rule_ids(&findings),
-            ["use-before-declaration", "use-before-declaration"]
+            [
+                "use-before-declaration",
+                "use-before-declaration",
+                "use-before-declaration"
+            ]
         );
         assert_eq!(findings[0].line, 2);
         assert_eq!(findings[1].line, 6);
@@ -661,6 +672,7 @@ mod tests {
     #[test]
     fn a_use_inside_a_function_declared_earlier_is_not_a_dead_zone_read() {
         let text = "export function f() { return later(); }\nconst later = () => value;\n\
+                    const { tag = 'x', boundary = tag + '-' } = {};\n\
                     const value = 1;\nconst self = { get me() { return self; } };\n\
                     type T = typeof holder;\nconst holder = 1;\n";
         assert!(ids("a.ts", text).is_empty(), "{:?}", ids("a.ts", text));
