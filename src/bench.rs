@@ -26,6 +26,9 @@ pub enum BenchCommand {
     Core(CoreArgs),
     /// Pipeline: many analyses of a real repository end to end; relay beside raw JetStream.
     Pipeline(PipelineArgs),
+    /// Detectors: parse-and-lint and secret-scanning throughput on npm packages beside oxlint,
+    /// ESLint and Kingfisher; recall on planted secrets; findings per 1000 lines.
+    Detectors(crate::bench_detectors::DetectorsArgs),
 }
 
 #[derive(Args, Clone)]
@@ -64,6 +67,9 @@ pub async fn run(command: BenchCommand, config: Config) -> anyhow::Result<()> {
     match command {
         BenchCommand::Core(args) => core(args, config).await,
         BenchCommand::Pipeline(args) => pipeline(args, config).await,
+        BenchCommand::Detectors(args) => {
+            tokio::task::spawn_blocking(move || crate::bench_detectors::run(args)).await?
+        }
     }
 }
 

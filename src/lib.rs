@@ -3,6 +3,7 @@
 //! command line; tests and benchmarks build the same `Application` in-process.
 
 pub mod bench;
+pub mod bench_detectors;
 pub mod telemetry;
 
 use std::net::SocketAddr;

@@ -1,6 +1,10 @@
 //! The analysis engine: a directory in, findings out.
-//! Owns the `Detector` trait, the registry and every detector: JS/TS ones on the oxc tree,
-//! Python, Go, Java and Rust ones (and their complexity) on tree-sitter trees.
+//! Owns the `Detector` trait, the registry and every detector: JS/TS ones on the oxc tree
+//! (`typescript`, `eslint`, `runtime`, security sinks, `performance`, `complexity`), text scans
+//! of every file (secrets, `network`), project-wide ones on collected imports and manifests
+//! (`import`, `circular`, `package`, `build`, `isolation`, `sarif`), and Python, Go, Java and
+//! Rust ones (and their complexity) on tree-sitter trees. Every name in [`DETECTOR_NAMES`] is a
+//! built detector.
 //! Must not import anything about events, HTTP, SQL or NATS (no domain/application/infrastructure).
 //!
 //! Callers use [`Engine::run`] with detector names (see [`Registry::names`]) and [`RunOptions`]
@@ -28,9 +32,9 @@ pub use detector::{
 };
 pub use engine::{
     CancellationToken, Engine, EngineError, Progress, ProgressCallback, Report, RunOptions,
-    RunStats, UnavailableDetector, DEFAULT_MAX_FILE_BYTES,
+    RunStats, DEFAULT_MAX_FILE_BYTES,
 };
 pub use finding::{Category, Finding, Severity};
 pub use output::{format_json, format_sarif, format_table};
-pub use registry::{PendingDetector, Registry, UnknownDetectors, DETECTOR_NAMES};
+pub use registry::{Registry, UnknownDetectors, DETECTOR_NAMES};
 pub use sarif::to_sarif;

@@ -15,7 +15,7 @@ const SEVERITIES: [Severity; 5] = [
 ];
 
 /// One line per finding (`SEVERITY  path:line:col  detector/rule  message`), aligned, then one
-/// summary line per severity and a total. Unavailable detectors are listed at the end.
+/// summary line per severity and a total.
 pub fn format_table(report: &Report) -> String {
     let rows: Vec<(&str, String, String, &str)> = report
         .findings
@@ -62,13 +62,6 @@ pub fn format_table(report: &Report) -> String {
         if distinct_files(report) == 1 { "" } else { "s" },
         report.stats.files_analyzed,
     );
-    for unavailable in &report.detectors_unavailable {
-        let _ = writeln!(
-            out,
-            "detector '{}' not available: {}",
-            unavailable.name, unavailable.reason
-        );
-    }
     out
 }
 
@@ -83,7 +76,7 @@ fn distinct_files(report: &Report) -> usize {
     paths.len()
 }
 
-/// The report as pretty-printed JSON (`findings`, `detectorsRun`, `detectorsUnavailable`,
+/// The report as pretty-printed JSON (`findings`, `detectorsRun`,
 /// `stats`), ending with a newline.
 pub fn format_json(report: &Report) -> String {
     let mut json = serde_json::to_string_pretty(report).expect("a report always serializes");
@@ -101,7 +94,7 @@ pub fn format_sarif(report: &Report) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::{RunStats, UnavailableDetector};
+    use crate::engine::RunStats;
     use crate::finding::{Category, Finding};
 
     fn finding(path: &str, line: u32, severity: Severity, rule: &str, message: &str) -> Finding {
@@ -128,7 +121,6 @@ mod tests {
         Report {
             findings,
             detectors_run: vec!["eslint".into()],
-            detectors_unavailable: vec![],
             stats: RunStats {
                 files_analyzed: 4,
                 ..RunStats::default()
@@ -172,16 +164,10 @@ mod tests {
     }
 
     #[test]
-    fn an_empty_report_prints_only_the_summary_and_unavailable_detectors() {
-        let mut empty = report(vec![]);
-        empty.detectors_unavailable.push(UnavailableDetector {
-            name: "runtime".into(),
-            reason: "not built yet".into(),
-        });
-        let table = format_table(&empty);
+    fn an_empty_report_prints_only_the_summary() {
+        let table = format_table(&report(vec![]));
         assert!(table.starts_with("CRITICAL  0\n"));
-        assert!(table.contains("0 findings in 0 files (4 analysed)\n"));
-        assert!(table.ends_with("detector 'runtime' not available: not built yet\n"));
+        assert!(table.ends_with("0 findings in 0 files (4 analysed)\n"));
     }
 
     #[test]

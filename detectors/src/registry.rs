@@ -4,35 +4,6 @@ use crate::detector::Detector;
 use crate::detectors;
 use std::sync::Arc;
 
-/// A valid detector name whose detector is not built yet: selecting it is accepted (so existing
-/// clients' lists stay valid) but yields no findings, and the run's report says so.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PendingDetector {
-    pub name: &'static str,
-    /// What it will check, and why it reports nothing today.
-    pub reason: &'static str,
-}
-
-/// Names of the original product that keep their meaning but have no implementation yet.
-pub const PENDING_DETECTORS: &[PendingDetector] = &[
-    PendingDetector {
-        name: "runtime",
-        reason: "not built yet: code that fails at run time (calls of undefined globals, ...)",
-    },
-    PendingDetector {
-        name: "build",
-        reason: "not built yet: build configuration problems (tsconfig, bundler configs)",
-    },
-    PendingDetector {
-        name: "network",
-        reason: "not built yet: insecure or hard-coded network endpoints",
-    },
-    PendingDetector {
-        name: "isolation",
-        reason: "not built yet: module-boundary violations between packages of a workspace",
-    },
-];
-
 /// Every valid detector name, in the order the original product listed them.
 pub const DETECTOR_NAMES: &[&str] = &[
     "typescript",
@@ -83,8 +54,8 @@ impl Registry {
         Registry { detectors }
     }
 
-    /// Every valid name: the built detectors and the [`PENDING_DETECTORS`], in the original
-    /// product's order, then any extra detector this registry holds.
+    /// Every valid name: the built detectors in the original product's order, then any extra
+    /// detector this registry holds.
     pub fn names(&self) -> Vec<&'static str> {
         let mut names: Vec<&'static str> = DETECTOR_NAMES
             .iter()
@@ -105,7 +76,7 @@ impl Registry {
     }
 
     fn is_valid(&self, name: &str) -> bool {
-        self.find(name).is_some() || pending(name).is_some()
+        self.find(name).is_some()
     }
 
     fn find(&self, name: &str) -> Option<&Arc<dyn Detector>> {
@@ -115,8 +86,7 @@ impl Registry {
     }
 
     /// The detectors for the requested names (case and surrounding spaces ignored, duplicates
-    /// dropped, registry order kept). An empty request selects every built detector. Pending
-    /// names are accepted and contribute nothing; see [`Registry::pending_in`].
+    /// dropped, registry order kept). An empty request selects every detector.
     pub fn resolve(
         &self,
         requested: &[String],
@@ -143,29 +113,10 @@ impl Registry {
             .cloned()
             .collect())
     }
-
-    /// The requested names that are valid but not built yet.
-    pub fn pending_in(&self, requested: &[String]) -> Vec<PendingDetector> {
-        let mut found: Vec<PendingDetector> = requested
-            .iter()
-            .map(|name| normalize(name))
-            .filter(|name| self.find(name).is_none())
-            .filter_map(|name| pending(&name))
-            .collect();
-        found.dedup_by_key(|pending| pending.name);
-        found
-    }
 }
 
 fn normalize(name: &str) -> String {
     name.trim().to_ascii_lowercase()
-}
-
-fn pending(name: &str) -> Option<PendingDetector> {
-    PENDING_DETECTORS
-        .iter()
-        .find(|pending| pending.name == name)
-        .copied()
 }
 
 #[cfg(test)]
@@ -190,11 +141,17 @@ mod tests {
     }
 
     #[test]
-    fn every_name_is_either_built_or_pending_but_not_both() {
+    fn every_name_has_a_built_detector_and_every_detector_a_listed_name() {
         let registry = Registry::default();
         for name in DETECTOR_NAMES {
-            let built = registry.find(name).is_some();
-            assert_ne!(built, pending(name).is_some(), "{name}");
+            assert!(registry.find(name).is_some(), "{name} has no detector");
+        }
+        for detector in registry.detectors() {
+            assert!(
+                DETECTOR_NAMES.contains(&detector.name()),
+                "{}",
+                detector.name()
+            );
         }
     }
 
@@ -221,16 +178,6 @@ mod tests {
         assert_eq!(
             registry.resolve(&[]).unwrap().len(),
             registry.detectors().len()
-        );
-    }
-
-    #[test]
-    fn pending_names_resolve_to_nothing_and_are_reported() {
-        let registry = Registry::default();
-        assert!(registry.resolve(&names(&["runtime"])).unwrap().is_empty());
-        assert_eq!(
-            registry.pending_in(&names(&["runtime", "security"]))[0].name,
-            "runtime"
         );
     }
 }

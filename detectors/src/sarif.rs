@@ -95,21 +95,7 @@ pub fn to_sarif(report: &Report) -> Value {
         })
         .collect();
 
-    let notifications: Vec<Value> = report
-        .detectors_unavailable
-        .iter()
-        .map(|unavailable| {
-            json!({
-                "level": "note",
-                "message": { "text": format!("detector '{}' is not available: {}", unavailable.name, unavailable.reason) },
-                "descriptor": { "id": unavailable.name },
-            })
-        })
-        .collect();
-    let mut invocation = json!({ "executionSuccessful": true });
-    if !notifications.is_empty() {
-        invocation["toolExecutionNotifications"] = Value::Array(notifications);
-    }
+    let invocation = json!({ "executionSuccessful": true });
 
     json!({
         "$schema": SARIF_SCHEMA,
@@ -220,7 +206,7 @@ pub fn decode_uri_path(uri: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::{RunStats, UnavailableDetector};
+    use crate::engine::RunStats;
     use crate::finding::Category;
 
     fn finding(path: &str, severity: Severity, detector: &str, rule: &str) -> Finding {
@@ -247,10 +233,6 @@ mod tests {
         Report {
             findings,
             detectors_run: vec!["eslint".into(), "security".into()],
-            detectors_unavailable: vec![UnavailableDetector {
-                name: "runtime".into(),
-                reason: "not built yet".into(),
-            }],
             stats: RunStats::default(),
         }
     }
@@ -297,8 +279,7 @@ mod tests {
         assert_eq!(run["results"][2]["ruleIndex"], 1);
         assert_eq!(run["results"][2]["level"], "warning");
         assert_eq!(run["results"][1]["level"], "note");
-        let notification = &run["invocations"][0]["toolExecutionNotifications"][0];
-        assert_eq!(notification["descriptor"]["id"], "runtime");
+        assert_eq!(run["invocations"][0]["executionSuccessful"], true);
     }
 
     #[test]

@@ -88,6 +88,19 @@ impl LineIndex {
         text.get(start..end).unwrap_or("").trim_end_matches('\r')
     }
 
+    /// The byte offset of a 1-based line and column (columns counted in characters), clamped
+    /// to the text: the inverse of [`LineIndex::line_column`].
+    pub fn offset_of(&self, text: &str, line: u32, column: u32) -> usize {
+        let index = (line as usize)
+            .saturating_sub(1)
+            .min(self.line_starts.len() - 1);
+        let start = self.line_starts[index];
+        let skip = (column as usize).saturating_sub(1);
+        text.get(start..)
+            .and_then(|rest| rest.char_indices().nth(skip))
+            .map_or(text.len(), |(offset, _)| start + offset)
+    }
+
     pub fn line_count(&self) -> usize {
         self.line_starts.len()
     }

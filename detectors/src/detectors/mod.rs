@@ -1,14 +1,18 @@
 //! Every built detector. The registry lists them under their names.
 
 pub(crate) mod ast_util;
+pub mod build;
 pub mod complexity;
 pub mod eslint;
 pub mod go;
 pub mod imports;
+pub mod isolation;
 pub mod java;
+pub mod network;
 pub mod package;
 pub mod performance;
 pub mod python;
+pub mod runtime;
 pub mod rust;
 pub mod sarif;
 pub mod security;
@@ -25,10 +29,14 @@ pub fn all() -> Vec<Arc<dyn Detector>> {
         Arc::new(eslint::EslintDetector),
         Arc::new(imports::ImportDetector),
         Arc::new(package::PackageDetector),
+        Arc::new(runtime::RuntimeDetector),
+        Arc::new(build::BuildDetector),
         Arc::new(security::SecurityDetector),
         Arc::new(imports::CircularDetector),
+        Arc::new(network::NetworkDetector),
         Arc::new(performance::PerformanceDetector),
         Arc::new(complexity::ComplexityDetector),
+        Arc::new(isolation::IsolationDetector),
         Arc::new(python::PythonDetector),
         Arc::new(java::JavaDetector),
         Arc::new(go::GoDetector),
