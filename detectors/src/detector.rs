@@ -77,6 +77,12 @@ pub trait Detector: Send + Sync {
         Needs::default()
     }
 
+    /// Whether an analysis that names no detectors runs this one. Outside tools answer `false`:
+    /// they run only when named.
+    fn runs_by_default(&self) -> bool {
+        true
+    }
+
     /// Checks one file. `js` is set for JS/TS files when [`Needs::js_syntax_tree`] asks for it.
     fn check_file(
         &self,
@@ -233,10 +239,19 @@ impl TextRange {
     }
 }
 
-/// Collects the project-wide findings of one detector.
+/// Collects the project-wide findings of one detector, and its notes about the run.
 pub struct ProjectSink {
     detector: &'static str,
     findings: Vec<LocatedFinding>,
+    notes: Vec<DetectorNote>,
+}
+
+/// Something a detector could not do on this run (an outside tool that is not installed, timed
+/// out or failed), shown with the report so an empty result is never mistaken for a clean one.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DetectorNote {
+    pub detector: String,
+    pub message: String,
 }
 
 impl ProjectSink {
@@ -244,7 +259,31 @@ impl ProjectSink {
         ProjectSink {
             detector,
             findings: Vec::new(),
+            notes: Vec::new(),
         }
+    }
+
+    /// Adds a note to the report (`"skipped: oxlint is not installed"`); the run goes on.
+    pub fn note(&mut self, message: impl Into<String>) {
+        self.notes.push(DetectorNote {
+            detector: self.detector.to_owned(),
+            message: message.into(),
+        });
+    }
+
+    /// The notes added so far (for tests).
+    pub fn notes(&self) -> &[DetectorNote] {
+        &self.notes
+    }
+
+    /// The findings reported so far (for tests).
+    pub fn findings(&self) -> impl Iterator<Item = &Finding> {
+        self.findings.iter().map(|located| &located.finding)
+    }
+
+    /// The last finding reported, to extend (a message continued on the next output line).
+    pub fn last_finding_mut(&mut self) -> Option<&mut Finding> {
+        self.findings.last_mut().map(|located| &mut located.finding)
     }
 
     /// Reports `rule` at an import of `path`.
@@ -310,8 +349,8 @@ impl ProjectSink {
         self.report_at(rule, path, range, line_text, message)
     }
 
-    pub(crate) fn into_findings(self) -> Vec<LocatedFinding> {
-        self.findings
+    pub(crate) fn into_parts(self) -> (Vec<LocatedFinding>, Vec<DetectorNote>) {
+        (self.findings, self.notes)
     }
 }
 

@@ -2,7 +2,7 @@
 //! sort and fingerprint the findings.
 
 use crate::detector::{
-    Detector, FileFacts, FileSink, LocatedFinding, Needs, ProjectFacts, ProjectSink,
+    Detector, DetectorNote, FileFacts, FileSink, LocatedFinding, Needs, ProjectFacts, ProjectSink,
 };
 use crate::detectors::imports::collect_imports;
 use crate::detectors::security::secrets::redact_line;
@@ -114,6 +114,9 @@ pub struct Report {
     pub findings: Vec<Finding>,
     /// The detectors that ran.
     pub detectors_run: Vec<String>,
+    /// What detectors could not do (an outside tool not installed, timed out or failed), in
+    /// detector order; empty on a complete run.
+    pub notes: Vec<DetectorNote>,
     pub stats: RunStats,
 }
 
@@ -279,15 +282,19 @@ fn run_selected(
         files: &facts,
         advisories_dir: options.advisories_dir.as_deref(),
     };
-    let project_findings: Vec<Vec<LocatedFinding>> = selected
+    let project_results: Vec<(Vec<LocatedFinding>, Vec<DetectorNote>)> = selected
         .par_iter()
         .map(|detector| {
             let mut sink = ProjectSink::new(detector.name());
             detector.check_project(&project, &mut sink);
-            sink.into_findings()
+            sink.into_parts()
         })
         .collect();
-    located.extend(project_findings.into_iter().flatten());
+    let mut notes = Vec::new();
+    for (findings, detector_notes) in project_results {
+        located.extend(findings);
+        notes.extend(detector_notes);
+    }
 
     stats.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     Ok(Report {
@@ -296,6 +303,7 @@ fn run_selected(
             .iter()
             .map(|detector| detector.name().to_owned())
             .collect(),
+        notes,
         stats,
     })
 }

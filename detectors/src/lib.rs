@@ -4,7 +4,8 @@
 //! of every file (secrets, `network`), project-wide ones on collected imports and manifests
 //! (`import`, `circular`, `package`, `build`, `isolation`, `sarif`), and Python, Go, Java and
 //! Rust ones (and their complexity) on tree-sitter trees. Every name in [`DETECTOR_NAMES`] is a
-//! built detector.
+//! built detector. The outside tools ([`TOOL_NAMES`]: `oxlint`, `eslint-cli`, `tsc`,
+//! `semgrep`) run only when an analysis names them, and never need to be installed.
 //! Must not import anything about events, HTTP, SQL or NATS (no domain/application/infrastructure).
 //!
 //! Callers use [`Engine::run`] with detector names (see [`Registry::names`]) and [`RunOptions`]
@@ -28,7 +29,8 @@ pub mod walk;
 mod testing;
 
 pub use detector::{
-    Detector, FileFacts, FileSink, ImportRef, Needs, ProjectFacts, ProjectSink, Rule, TextRange,
+    Detector, DetectorNote, FileFacts, FileSink, ImportRef, Needs, ProjectFacts, ProjectSink, Rule,
+    TextRange,
 };
 pub use engine::{
     CancellationToken, Engine, EngineError, Progress, ProgressCallback, Report, RunOptions,
@@ -36,5 +38,5 @@ pub use engine::{
 };
 pub use finding::{Category, Finding, Severity};
 pub use output::{format_json, format_sarif, format_table};
-pub use registry::{Registry, UnknownDetectors, DETECTOR_NAMES};
+pub use registry::{Registry, UnknownDetectors, DETECTOR_NAMES, TOOL_NAMES};
 pub use sarif::to_sarif;

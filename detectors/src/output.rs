@@ -15,7 +15,7 @@ const SEVERITIES: [Severity; 5] = [
 ];
 
 /// One line per finding (`SEVERITY  path:line:col  detector/rule  message`), aligned, then one
-/// summary line per severity and a total.
+/// summary line per severity, a total, and one `note:` line per detector note.
 pub fn format_table(report: &Report) -> String {
     let rows: Vec<(&str, String, String, &str)> = report
         .findings
@@ -62,6 +62,9 @@ pub fn format_table(report: &Report) -> String {
         if distinct_files(report) == 1 { "" } else { "s" },
         report.stats.files_analyzed,
     );
+    for note in &report.notes {
+        let _ = writeln!(out, "note: {}: {}", note.detector, note.message);
+    }
     out
 }
 
@@ -121,6 +124,7 @@ mod tests {
         Report {
             findings,
             detectors_run: vec!["eslint".into()],
+            notes: Vec::new(),
             stats: RunStats {
                 files_analyzed: 4,
                 ..RunStats::default()
@@ -168,6 +172,24 @@ mod tests {
         let table = format_table(&report(vec![]));
         assert!(table.starts_with("CRITICAL  0\n"));
         assert!(table.ends_with("0 findings in 0 files (4 analysed)\n"));
+    }
+
+    #[test]
+    fn detector_notes_follow_the_summary_in_every_format() {
+        let mut report = report(vec![]);
+        report.notes.push(crate::DetectorNote {
+            detector: "oxlint".into(),
+            message: "skipped: oxlint is not installed".into(),
+        });
+        assert!(format_table(&report)
+            .ends_with("(4 analysed)\nnote: oxlint: skipped: oxlint is not installed\n"));
+        let json: serde_json::Value = serde_json::from_str(&format_json(&report)).unwrap();
+        assert_eq!(json["notes"][0]["detector"], "oxlint");
+        let sarif: serde_json::Value = serde_json::from_str(&format_sarif(&report)).unwrap();
+        assert_eq!(
+            sarif["runs"][0]["invocations"][0]["toolExecutionNotifications"][0]["message"]["text"],
+            "oxlint: skipped: oxlint is not installed"
+        );
     }
 
     #[test]

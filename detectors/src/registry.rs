@@ -25,6 +25,10 @@ pub const DETECTOR_NAMES: &[&str] = &[
     "sarif",
 ];
 
+/// The outside tools: valid names that run only when an analysis names them (see
+/// [`crate::detectors::tools`]).
+pub use crate::detectors::tools::TOOL_NAMES;
+
 /// A requested detector name that does not exist; carries the valid ones for the reply.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown detectors: {}; valid detectors: {}", unknown.join(", "), valid.join(", "))]
@@ -55,7 +59,7 @@ impl Registry {
     }
 
     /// Every valid name: the built detectors in the original product's order, then any extra
-    /// detector this registry holds.
+    /// detector this registry holds (the outside tools, [`TOOL_NAMES`]).
     pub fn names(&self) -> Vec<&'static str> {
         let mut names: Vec<&'static str> = DETECTOR_NAMES
             .iter()
@@ -75,6 +79,15 @@ impl Registry {
         &self.detectors
     }
 
+    /// What an analysis that names no detectors runs: every detector but the outside tools.
+    pub fn default_selection(&self) -> Vec<Arc<dyn Detector>> {
+        self.detectors
+            .iter()
+            .filter(|detector| detector.runs_by_default())
+            .cloned()
+            .collect()
+    }
+
     fn is_valid(&self, name: &str) -> bool {
         self.find(name).is_some()
     }
@@ -86,13 +99,13 @@ impl Registry {
     }
 
     /// The detectors for the requested names (case and surrounding spaces ignored, duplicates
-    /// dropped, registry order kept). An empty request selects every detector.
+    /// dropped, registry order kept). An empty request selects [`Registry::default_selection`].
     pub fn resolve(
         &self,
         requested: &[String],
     ) -> Result<Vec<Arc<dyn Detector>>, UnknownDetectors> {
         if requested.is_empty() {
-            return Ok(self.detectors.clone());
+            return Ok(self.default_selection());
         }
         let wanted: Vec<String> = requested.iter().map(|name| normalize(name)).collect();
         let unknown: Vec<String> = wanted
@@ -148,11 +161,33 @@ mod tests {
         }
         for detector in registry.detectors() {
             assert!(
-                DETECTOR_NAMES.contains(&detector.name()),
+                DETECTOR_NAMES.contains(&detector.name()) || TOOL_NAMES.contains(&detector.name()),
                 "{}",
                 detector.name()
             );
         }
+        for name in TOOL_NAMES {
+            assert!(registry.find(name).is_some(), "{name} has no detector");
+        }
+    }
+
+    #[test]
+    fn outside_tools_are_valid_names_but_run_only_when_named() {
+        let registry = Registry::default();
+        let valid = registry.names();
+        let default: Vec<&str> = registry
+            .resolve(&[])
+            .unwrap()
+            .iter()
+            .map(|detector| detector.name())
+            .collect();
+        assert_eq!(default, DETECTOR_NAMES);
+        for name in TOOL_NAMES {
+            assert!(valid.contains(name), "{name}");
+            let selected = registry.resolve(&names(&[name])).unwrap();
+            assert_eq!(selected[0].name(), *name);
+        }
+        assert!(valid.contains(&"eslint") && valid.contains(&"eslint-cli"));
     }
 
     #[test]
@@ -175,9 +210,6 @@ mod tests {
             .unwrap();
         assert_eq!(selected.len(), 1);
         assert_eq!(selected[0].name(), "security");
-        assert_eq!(
-            registry.resolve(&[]).unwrap().len(),
-            registry.detectors().len()
-        );
+        assert_eq!(registry.resolve(&[]).unwrap().len(), DETECTOR_NAMES.len());
     }
 }

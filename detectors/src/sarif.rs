@@ -95,7 +95,22 @@ pub fn to_sarif(report: &Report) -> Value {
         })
         .collect();
 
-    let invocation = json!({ "executionSuccessful": true });
+    let mut invocation = json!({ "executionSuccessful": true });
+    if !report.notes.is_empty() {
+        // What a detector could not do (an outside tool not installed...): the run still
+        // succeeded, so these are warnings of the invocation, not results.
+        invocation["toolExecutionNotifications"] = report
+            .notes
+            .iter()
+            .map(|note| {
+                json!({
+                    "level": "warning",
+                    "message": { "text": format!("{}: {}", note.detector, note.message) },
+                    "properties": { "detector": note.detector },
+                })
+            })
+            .collect();
+    }
 
     json!({
         "$schema": SARIF_SCHEMA,
@@ -233,6 +248,7 @@ mod tests {
         Report {
             findings,
             detectors_run: vec!["eslint".into(), "security".into()],
+            notes: Vec::new(),
             stats: RunStats::default(),
         }
     }

@@ -274,7 +274,11 @@ fn unknown_detectors_are_refused_with_the_valid_names() {
         panic!("expected UnknownDetectors, got {error}");
     };
     assert_eq!(unknown.unknown, names(&["bogus"]));
-    assert_eq!(unknown.valid.len(), detectors::DETECTOR_NAMES.len());
+    assert_eq!(
+        unknown.valid.len(),
+        detectors::DETECTOR_NAMES.len() + detectors::TOOL_NAMES.len()
+    );
+    assert!(unknown.valid.contains(&"eslint-cli".to_owned()));
 }
 
 #[test]

@@ -2,8 +2,8 @@ use application::DetectorCatalog;
 use detectors::Registry;
 
 /// The detector names clients may ask for, straight from the detector engine's registry, so
-/// the API and the engine can never disagree. Names the engine accepts but cannot run yet are
-/// valid (existing clients send them) but left out of the default selection.
+/// the API and the engine can never disagree. The outside tools (`oxlint`, `eslint-cli`, `tsc`,
+/// `semgrep`) are valid names but left out of the default selection: they run only when named.
 #[derive(Default)]
 pub struct RegistryDetectorCatalog {
     registry: Registry,
@@ -20,7 +20,7 @@ impl DetectorCatalog for RegistryDetectorCatalog {
 
     fn default_selection(&self) -> Vec<String> {
         self.registry
-            .detectors()
+            .default_selection()
             .iter()
             .map(|detector| detector.name().to_string())
             .collect()

@@ -77,7 +77,14 @@ impl DetectorEngine for DetectorsEngine {
                 EngineFailure::Failed(format!("the detector engine crashed: {error}"))
             })?;
         match report {
-            Ok(report) => Ok(report.findings.into_iter().map(finding).collect()),
+            Ok(report) => {
+                // What a detector could not do (an outside tool not installed...): the analysis
+                // still completes; the note is only logged for now.
+                for note in &report.notes {
+                    tracing::warn!(detector = %note.detector, note = %note.message, "detector note");
+                }
+                Ok(report.findings.into_iter().map(finding).collect())
+            }
             Err(EngineError::Cancelled { .. }) => Err(EngineFailure::Cancelled),
             Err(error) => Err(EngineFailure::Failed(error.to_string())),
         }

@@ -702,7 +702,8 @@ mod tests {
         };
         let mut sink = ProjectSink::new("build");
         BuildDetector.check_project(&project, &mut sink);
-        sink.into_findings()
+        sink.into_parts()
+            .0
             .into_iter()
             .map(|located| {
                 (

@@ -383,7 +383,8 @@ mod tests {
         };
         let mut sink = ProjectSink::new("isolation");
         IsolationDetector.check_project(&project, &mut sink);
-        sink.into_findings()
+        sink.into_parts()
+            .0
             .into_iter()
             .map(|located| (located.finding.rule_id, located.finding.message))
             .collect()
@@ -486,7 +487,7 @@ mod tests {
         };
         let mut sink = ProjectSink::new("isolation");
         IsolationDetector.check_project(&project, &mut sink);
-        assert!(sink.into_findings().is_empty());
+        assert!(sink.into_parts().0.is_empty());
     }
 
     #[test]

@@ -16,13 +16,15 @@ pub mod runtime;
 pub mod rust;
 pub mod sarif;
 pub mod security;
+pub mod tools;
 pub(crate) mod tree_sitter_util;
 pub mod typescript;
 
 use crate::detector::Detector;
 use std::sync::Arc;
 
-/// One instance of every built detector, in the original product's order.
+/// One instance of every built detector, in the original product's order, then the outside
+/// tools (configured from the environment; run only when named).
 pub fn all() -> Vec<Arc<dyn Detector>> {
     vec![
         Arc::new(typescript::TypeScriptDetector),
@@ -42,5 +44,9 @@ pub fn all() -> Vec<Arc<dyn Detector>> {
         Arc::new(go::GoDetector),
         Arc::new(rust::RustDetector),
         Arc::new(sarif::SarifDetector),
+        Arc::new(tools::ToolDetector::from_env(tools::Tool::Oxlint)),
+        Arc::new(tools::ToolDetector::from_env(tools::Tool::EslintCli)),
+        Arc::new(tools::ToolDetector::from_env(tools::Tool::Tsc)),
+        Arc::new(tools::ToolDetector::from_env(tools::Tool::Semgrep)),
     ]
 }

@@ -114,25 +114,49 @@ pub fn import_log(root: &Path, sarif_path: &str, text: &str, out: &mut ProjectSi
             return;
         }
     };
-    let Some(runs) = log.get("runs").and_then(Value::as_array) else {
-        invalid(out, 1, 1, "Not a SARIF log: no `runs` array".to_owned());
-        return;
-    };
-    match log.get("version").and_then(Value::as_str) {
-        Some("2.1.0") | None => {}
-        Some(other) => {
-            invalid(
-                out,
-                1,
-                1,
-                format!("SARIF version {other} is not supported (only 2.1.0)"),
-            );
+    let runs = match sarif_runs(&log) {
+        Ok(runs) => runs,
+        Err(message) => {
+            invalid(out, 1, 1, message);
             return;
         }
-    }
+    };
     let mut files = FileCache::default();
     for run in runs {
         import_run(root, sarif_path, run, &mut files, out);
+    }
+}
+
+/// Reports every result of a SARIF log an outside tool wrote on its standard output while
+/// analysing `root` (`oxlint --format=sarif`, `semgrep --sarif`). Results without a location
+/// are placed at `fallback_path`. A log that is not SARIF 2.1.0 is an error, for the caller to
+/// note: it is the tool's fault, not the project's.
+pub fn import_tool_output(
+    root: &Path,
+    fallback_path: &str,
+    text: &str,
+    out: &mut ProjectSink,
+) -> Result<(), String> {
+    let log: Value =
+        serde_json::from_str(text).map_err(|error| format!("not valid JSON: {error}"))?;
+    let runs = sarif_runs(&log)?;
+    let mut files = FileCache::default();
+    for run in runs {
+        import_run(root, fallback_path, run, &mut files, out);
+    }
+    Ok(())
+}
+
+/// The runs of a SARIF 2.1.0 log (a log without a version is read as 2.1.0).
+fn sarif_runs(log: &Value) -> Result<&[Value], String> {
+    let Some(runs) = log.get("runs").and_then(Value::as_array) else {
+        return Err("Not a SARIF log: no `runs` array".to_owned());
+    };
+    match log.get("version").and_then(Value::as_str) {
+        Some("2.1.0") | None => Ok(runs),
+        Some(other) => Err(format!(
+            "SARIF version {other} is not supported (only 2.1.0)"
+        )),
     }
 }
 
@@ -560,6 +584,12 @@ fn resolve_path(
         }
     }
     relative
+}
+
+/// A path an outside tool printed (absolute, relative to `root`, or a `file://` URI), relative
+/// to `root` with `/` separators.
+pub(crate) fn project_path(root: &Path, printed: &str) -> String {
+    resolve_path(root, "", printed, None, &Value::Null)
 }
 
 fn is_absolute_uri(uri: &str) -> bool {
