@@ -128,22 +128,36 @@ pub fn fingerprint(
     line_text: &str,
     occurrence: usize,
 ) -> String {
-    let mut hasher = Sha256::new();
-    for part in [
+    fingerprint_of_normalized(
         detector,
         rule_id,
         file_path,
         &normalize_whitespace(line_text),
-    ] {
+        occurrence,
+    )
+}
+
+/// [`fingerprint`] of a line already passed through [`normalize_whitespace`].
+pub(crate) fn fingerprint_of_normalized(
+    detector: &str,
+    rule_id: &str,
+    file_path: &str,
+    normalized_line: &str,
+    occurrence: usize,
+) -> String {
+    let mut hasher = Sha256::new();
+    for part in [detector, rule_id, file_path, normalized_line] {
         hasher.update(part.as_bytes());
         // A separator that cannot occur in any part keeps ("ab","c") apart from ("a","bc").
         hasher.update([0u8]);
     }
     hasher.update(occurrence.to_string().as_bytes());
     let digest = hasher.finalize();
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut hex = String::with_capacity(FINGERPRINT_HEX_LEN);
     for byte in digest.iter().take(FINGERPRINT_HEX_LEN / 2) {
-        hex.push_str(&format!("{byte:02x}"));
+        hex.push(char::from(HEX[usize::from(byte >> 4)]));
+        hex.push(char::from(HEX[usize::from(byte & 0x0f)]));
     }
     hex
 }
@@ -151,7 +165,14 @@ pub fn fingerprint(
 /// Collapses every run of whitespace into one space and trims both ends, so re-indenting a line
 /// keeps its findings' fingerprints.
 pub fn normalize_whitespace(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
+    let mut normalized = String::with_capacity(text.len());
+    for word in text.split_whitespace() {
+        if !normalized.is_empty() {
+            normalized.push(' ');
+        }
+        normalized.push_str(word);
+    }
+    normalized
 }
 
 #[cfg(test)]
@@ -192,6 +213,24 @@ mod tests {
         assert_eq!(json["autoFixable"], true);
         assert_eq!(json["ruleId"], "no-debugger");
         assert_eq!(json["severity"], "HIGH");
+    }
+
+    #[test]
+    fn fingerprints_are_the_first_128_bits_of_sha256_in_lower_case_hex() {
+        // The stored identity of every existing finding: the format must never change.
+        let mut hasher = Sha256::new();
+        hasher.update(b"eslint\0no-var\0src/a.js\0var a = 1;\0");
+        hasher.update(b"3");
+        let expected: String = hasher.finalize()[..16]
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect();
+        assert_eq!(
+            fingerprint("eslint", "no-var", "src/a.js", "  var a =\t1;  ", 3),
+            expected
+        );
+        assert_eq!(normalize_whitespace("  a \t b\n c "), "a b c");
+        assert_eq!(normalize_whitespace(" \t "), "");
     }
 
     #[test]

@@ -20,6 +20,8 @@ use oxc_semantic::{NodeId, Semantic};
 use oxc_span::{GetSpan, Span};
 use oxc_syntax::operator::{AssignmentOperator, BinaryOperator, UnaryOperator};
 use oxc_syntax::symbol::SymbolFlags;
+use rustc_hash::FxHashMap;
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 macro_rules! eslint_rules {
@@ -121,6 +123,16 @@ impl<'l, 'a> Linter<'l, '_, 'a> {
     /// their tokens.
     fn compact_text(&self, span: Span) -> String {
         self.js.text_of(span).split_whitespace().collect()
+    }
+
+    /// Whether two spans have the same [`Linter::compact_text`], without building either: every
+    /// comparison in a file is checked (`no-self-compare`), and almost all differ at once.
+    fn same_compact_text(&self, a: Span, b: Span) -> bool {
+        let (a, b) = (self.js.text_of(a), self.js.text_of(b));
+        a == b
+            || a.chars()
+                .filter(|c| !c.is_whitespace())
+                .eq(b.chars().filter(|c| !c.is_whitespace()))
     }
 
     fn check_nodes(&mut self) {
@@ -228,9 +240,10 @@ impl<'l, 'a> Linter<'l, '_, 'a> {
                             assignment.right.get_inner_expression(),
                             Expression::Identifier(_) | Expression::StaticMemberExpression(_)
                         )
-                        && self.compact_text(assignment.left.span())
-                            == self
-                                .compact_text(assignment.right.get_inner_expression().span()) =>
+                        && self.same_compact_text(
+                            assignment.left.span(),
+                            assignment.right.get_inner_expression().span(),
+                        ) =>
                 {
                     let name = self.js.text_of(assignment.left.span()).to_owned();
                     self.report(
@@ -402,7 +415,7 @@ impl<'l, 'a> Linter<'l, '_, 'a> {
             }
         }
         if operator.is_compare() || operator.is_equality() {
-            if self.compact_text(left.span()) == self.compact_text(right.span()) {
+            if self.same_compact_text(left.span(), right.span()) {
                 self.report(
                     &NO_SELF_COMPARE,
                     binary.span,
@@ -490,7 +503,7 @@ impl<'l, 'a> Linter<'l, '_, 'a> {
 
     fn check_dupe_keys(&mut self, object: &oxc_ast::ast::ObjectExpression<'a>) {
         // name → (seen as a value, seen as getter, seen as setter)
-        let mut seen: HashMap<String, (bool, bool, bool)> = HashMap::new();
+        let mut seen: FxHashMap<Cow<'a, str>, (bool, bool, bool)> = FxHashMap::default();
         for property in &object.properties {
             let ObjectPropertyKind::ObjectProperty(property) = property else {
                 continue;
@@ -509,9 +522,7 @@ impl<'l, 'a> Linter<'l, '_, 'a> {
             if name == "__proto__" {
                 continue;
             }
-            let entry = seen
-                .entry(name.to_string())
-                .or_insert((false, false, false));
+            let entry = seen.entry(name.clone()).or_insert((false, false, false));
             let duplicate = match property.kind {
                 PropertyKind::Init => entry.0 || entry.1 || entry.2,
                 PropertyKind::Get => entry.0 || entry.1,

@@ -148,3 +148,30 @@ fn findings_point_at_the_offending_code() {
 fn files_that_do_not_parse_are_not_linted() {
     assert!(check(&EslintDetector, "a.ts", "const = ;;; debugger").is_empty());
 }
+
+#[test]
+fn self_comparison_ignores_whitespace_inside_the_operands_but_not_tokens() {
+    assert_eq!(hits("no-self-compare", "a.ts", "if (a . b === a.b) {}"), 1);
+    assert_eq!(
+        hits("no-self-compare", "a.ts", "if (f(x, y) <= f(x,y)) {}"),
+        1
+    );
+    assert_eq!(
+        hits("no-self-compare", "a.ts", "if (f(x, y) <= f(x, z)) {}"),
+        0
+    );
+    assert_eq!(hits("no-self-compare", "a.ts", "if (ab === a.b) {}"), 0);
+    assert_eq!(hits("no-self-assign", "a.ts", "obj .prop = obj.prop;"), 1);
+}
+
+#[test]
+fn duplicate_keys_are_found_by_name_whatever_their_quoting() {
+    assert_eq!(
+        hits(
+            "no-dupe-keys",
+            "a.ts",
+            "use({ 'a': 1, a: 2, \"b\": 3, 1: 4, '1': 5 });"
+        ),
+        2
+    );
+}
