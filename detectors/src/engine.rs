@@ -13,8 +13,8 @@ use crate::source::{Language, LineIndex, SourceFile};
 use crate::walk::{self, classify_content, SkipReason, WalkedFile};
 use oxc_allocator::Allocator;
 use rayon::prelude::*;
+use rustc_hash::FxHashMap;
 use serde::Serialize;
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -403,7 +403,7 @@ fn finalize(mut located: Vec<LocatedFinding>) -> Vec<Finding> {
         .iter()
         .map(|located| normalize_whitespace(&located.line_text))
         .collect();
-    let mut occurrences: HashMap<(&str, &str, &str, &str), usize> = HashMap::new();
+    let mut occurrences: FxHashMap<(&str, &str, &str, &str), usize> = FxHashMap::default();
     let fingerprints: Vec<String> = located
         .iter()
         .zip(&normalized)

@@ -323,7 +323,9 @@ impl<'a> Checker<'_, '_, 'a> {
 
     /// One pass over the declared symbols and their references.
     fn check_symbols(&mut self) {
-        let semantic = &self.js.semantic;
+        // Borrowed from the tree, not from `self`, so names need no copy while reporting.
+        let js = self.js;
+        let semantic = &js.semantic;
         let scoping = semantic.scoping();
         for symbol in scoping.symbol_ids() {
             let flags = scoping.symbol_flags(symbol);
@@ -336,7 +338,7 @@ impl<'a> Checker<'_, '_, 'a> {
             if !interesting || flags.contains(SymbolFlags::TypeImport) {
                 continue;
             }
-            let name = scoping.symbol_name(symbol).to_owned();
+            let name = scoping.symbol_name(symbol);
             let declaration = semantic.symbol_declaration(symbol);
             let initializer = match declaration.kind() {
                 AstKind::VariableDeclarator(declarator) => declarator.init.as_ref(),
