@@ -2,7 +2,9 @@
 //! bookkeeping that keeps usage true (run slots taken and freed, refunds, projects freed).
 //! Charging a submission happens together with creating the analysis, in `analyses`.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use cqrs_es::AggregateError;
 use tracing::instrument;
@@ -21,7 +23,16 @@ pub struct SubscriptionService {
     subscriptions: Arc<dyn AggregateRepository<Subscription>>,
     catalog: PlanCatalog,
     clock: Arc<dyn Clock>,
+    /// Each user's retention days, kept briefly: every analysis page and listing asks, and
+    /// loading the subscription for each would double their queries. Retention counts in
+    /// days, so a plan change another process made shows within `RETENTION_CACHE_TTL`; this
+    /// process's own commands clear the entry at once.
+    retention: Arc<Mutex<HashMap<UserId, (Instant, u32)>>>,
 }
+
+const RETENTION_CACHE_TTL: Duration = Duration::from_secs(60);
+/// Beyond this many users the cache starts over (bounded memory, no eviction bookkeeping).
+const RETENTION_CACHE_USERS: usize = 100_000;
 
 /// Whether an analysis may start now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +54,7 @@ impl SubscriptionService {
             subscriptions,
             catalog,
             clock,
+            retention: Arc::default(),
         }
     }
 
@@ -82,8 +94,26 @@ impl SubscriptionService {
         &self,
         user: UserId,
     ) -> Result<chrono::DateTime<chrono::Utc>, AppError> {
-        let usage = self.usage(user).await?;
-        Ok(self.clock.now() - chrono::Duration::days(i64::from(usage.limits.retention_days)))
+        let cached = self
+            .retention
+            .lock()
+            .expect("retention cache")
+            .get(&user)
+            .filter(|(at, _)| at.elapsed() < RETENTION_CACHE_TTL)
+            .map(|(_, days)| *days);
+        let days = match cached {
+            Some(days) => days,
+            None => {
+                let days = self.usage(user).await?.limits.retention_days;
+                let mut cache = self.retention.lock().expect("retention cache");
+                if cache.len() >= RETENTION_CACHE_USERS {
+                    cache.clear();
+                }
+                cache.insert(user, (Instant::now(), days));
+                days
+            }
+        };
+        Ok(self.clock.now() - chrono::Duration::days(i64::from(days)))
     }
 
     /// An operator's plan change (no Stripe): applies at once.
@@ -170,6 +200,21 @@ impl SubscriptionService {
     /// Runs `command` on `user`'s subscription, deciding again when a concurrent command got
     /// there first.
     pub async fn execute(
+        &self,
+        user: UserId,
+        command: SubscriptionCommand,
+        metadata: &CommandMetadata,
+    ) -> Result<Option<EventPosition>, AppError> {
+        let executed = self.decide_and_append(user, command, metadata).await;
+        // Whatever changed (a plan, say), this process's next look at retention reloads.
+        self.retention
+            .lock()
+            .expect("retention cache")
+            .remove(&user);
+        executed
+    }
+
+    async fn decide_and_append(
         &self,
         user: UserId,
         command: SubscriptionCommand,
