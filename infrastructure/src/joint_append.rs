@@ -49,34 +49,25 @@ where
     A::Error: Send + Sync + 'static,
     B::Error: Send + Sync + 'static,
 {
-    /// The common case, no snapshot to refresh: both streams' rows in one INSERT, atomic by
-    /// itself, so one round trip instead of BEGIN, two INSERTs and COMMIT (`bench core`).
-    async fn append_in_one_statement(
+    /// Both streams' rows in one INSERT (atomic by itself), on the pool or inside the
+    /// transaction that also refreshes a snapshot; `all` holds the second stream's rows first.
+    async fn insert_both<'c>(
         &self,
+        executor: impl sqlx::PgExecutor<'c>,
         second_id: &str,
-        first_events: Vec<SerializedEvent>,
-        second_events: Vec<SerializedEvent>,
-    ) -> Result<Option<EventPosition>, JointAppendError<A::Error, B::Error>> {
-        let mut all = second_events;
-        let second_count = all.len();
-        all.extend(first_events);
-        if all.is_empty() {
-            return Ok(None);
-        }
-        match insert_statement(&all)
+        all: &[SerializedEvent],
+        second_count: usize,
+    ) -> Result<Vec<(String, i64)>, JointAppendError<A::Error, B::Error>> {
+        match insert_statement(all)
             .build_query_as::<(String, i64)>()
-            .fetch_all(&self.pool)
+            .fetch_all(executor)
             .await
         {
-            Ok(rows) => {
-                self.second.notify(&all[..second_count]);
-                self.first.notify(&all[second_count..]);
-                last_position(rows).map_err(store_error)
-            }
+            Ok(rows) => Ok(rows),
             Err(error) if is_unique_violation(&error) => {
                 // Which stream was taken decides the answer: a second stream that exists is a
-                // repeated creation (answered as such even if the first moved too, as the
-                // two-statement form does); otherwise the first stream moved since its load.
+                // repeated creation (even if the first moved too); otherwise the first stream
+                // moved since its load. Asked on the pool: a transaction here is aborted.
                 let second_exists: bool = sqlx::query_scalar(
                     "SELECT EXISTS (SELECT 1 FROM events WHERE aggregate_type = $1 \
                      AND aggregate_id = $2)",
@@ -139,88 +130,69 @@ where
         let first_events = serialize::<A>(first_id, loaded_at, sink.collect().await, metadata)
             .map_err(|error| JointAppendError::Store(StoreError(Box::new(error))))?;
 
+        let sequence = loaded_at + first_events.len();
         let snapshot_due = !first_events.is_empty()
             && self
                 .first
                 .snapshot_every()
-                .is_some_and(|every| (loaded_at + first_events.len()) / every > loaded_at / every);
-        if !snapshot_due {
-            return self
-                .append_in_one_statement(second_id, first_events, second_events)
-                .await;
+                .is_some_and(|every| sequence / every > loaded_at / every);
+        let second_count = second_events.len();
+        let mut all = second_events;
+        all.extend(first_events);
+        if all.is_empty() {
+            return Ok(None);
         }
 
-        let mut tx = self.pool.begin().await.map_err(store_error)?;
-        let mut rows = Vec::new();
-        if !second_events.is_empty() {
-            match insert_statement(&second_events)
-                .build_query_as::<(String, i64)>()
-                .fetch_all(&mut *tx)
-                .await
-            {
-                Ok(inserted) => rows.extend(inserted),
-                Err(error) if is_unique_violation(&error) => {
-                    return Err(JointAppendError::SecondExists)
-                }
-                Err(error) => return Err(store_error(error)),
-            }
-        }
-        if !first_events.is_empty() {
-            match insert_statement(&first_events)
-                .build_query_as::<(String, i64)>()
-                .fetch_all(&mut *tx)
-                .await
-            {
-                Ok(inserted) => rows.extend(inserted),
-                Err(error) if is_unique_violation(&error) => {
-                    return Err(JointAppendError::FirstMoved)
-                }
-                Err(error) => return Err(store_error(error)),
-            }
+        let rows = if snapshot_due {
             // Keep the first stream's snapshot as cqrs-es would: refreshed whenever the
-            // sequence crosses a multiple of the snapshot size.
-            {
-                let sequence = loaded_at + first_events.len();
-                {
-                    let payload = serde_json::to_value(&aggregate).map_err(store_error)?;
-                    let written = match context.current_snapshot {
-                        None => sqlx::query(
-                            "INSERT INTO snapshots (aggregate_type, aggregate_id, last_sequence, \
-                             current_snapshot, payload) VALUES ($1, $2, $3, 1, $4) \
-                             ON CONFLICT DO NOTHING",
-                        )
-                        .bind(A::TYPE)
-                        .bind(first_id)
-                        .bind(sequence as i64)
-                        .bind(&payload)
-                        .execute(&mut *tx)
-                        .await,
-                        Some(version) => {
-                            sqlx::query(
-                                "UPDATE snapshots SET last_sequence = $3, payload = $4, \
-                             current_snapshot = $5 WHERE aggregate_type = $1 \
-                             AND aggregate_id = $2 AND current_snapshot = $6",
-                            )
-                            .bind(A::TYPE)
-                            .bind(first_id)
-                            .bind(sequence as i64)
-                            .bind(&payload)
-                            .bind(version as i64 + 1)
-                            .bind(version as i64)
-                            .execute(&mut *tx)
-                            .await
-                        }
-                    }
-                    .map_err(store_error)?;
-                    if written.rows_affected() == 0 {
-                        return Err(JointAppendError::FirstMoved);
-                    }
+            // sequence crosses a multiple of the snapshot size, in the append's transaction.
+            let mut tx = self.pool.begin().await.map_err(store_error)?;
+            let rows = self
+                .insert_both(&mut *tx, second_id, &all, second_count)
+                .await?;
+            let payload = serde_json::to_value(&aggregate).map_err(store_error)?;
+            let written = match context.current_snapshot {
+                None => {
+                    sqlx::query(
+                        "INSERT INTO snapshots (aggregate_type, aggregate_id, last_sequence, \
+                         current_snapshot, payload) VALUES ($1, $2, $3, 1, $4) \
+                         ON CONFLICT DO NOTHING",
+                    )
+                    .bind(A::TYPE)
+                    .bind(first_id)
+                    .bind(sequence as i64)
+                    .bind(&payload)
+                    .execute(&mut *tx)
+                    .await
+                }
+                Some(version) => {
+                    sqlx::query(
+                        "UPDATE snapshots SET last_sequence = $3, payload = $4, \
+                         current_snapshot = $5 WHERE aggregate_type = $1 \
+                         AND aggregate_id = $2 AND current_snapshot = $6",
+                    )
+                    .bind(A::TYPE)
+                    .bind(first_id)
+                    .bind(sequence as i64)
+                    .bind(&payload)
+                    .bind(version as i64 + 1)
+                    .bind(version as i64)
+                    .execute(&mut *tx)
+                    .await
                 }
             }
-        }
-        tx.commit().await.map_err(store_error)?;
-        self.second.notify(&second_events);
-        self.first.notify(&first_events);
+            .map_err(store_error)?;
+            if written.rows_affected() == 0 {
+                return Err(JointAppendError::FirstMoved);
+            }
+            tx.commit().await.map_err(store_error)?;
+            rows
+        } else {
+            self.insert_both(&self.pool, second_id, &all, second_count)
+                .await?
+        };
+        self.second.notify(&all[..second_count]);
+        self.first.notify(&all[second_count..]);
         last_position(rows).map_err(store_error)
     }
 }
