@@ -552,3 +552,29 @@ async fn analyses_older_than_the_plans_retention_are_no_longer_served() {
         .unwrap();
     assert_eq!(old.status(), 200);
 }
+
+#[tokio::test]
+async fn charges_across_snapshot_boundaries_keep_the_subscription_exact() {
+    // The subscription is snapshotted every 30 events: 65 charges cross two refreshes,
+    // each written in the transaction of the charge that crossed it.
+    let app = spawn_app().await;
+    let project = project_of(&app, &app.token).await;
+    let client = Client::new();
+    for _ in 0..65 {
+        let response = submit(&client, &app.base_url, &app.token, project).await;
+        assert_eq!(response.status(), 201);
+    }
+    let (last_sequence, version): (i64, i64) = sqlx::query_as(
+        "SELECT last_sequence, current_snapshot FROM snapshots \
+         WHERE aggregate_type = 'Subscription' AND aggregate_id = $1",
+    )
+    .bind(app.user_id.to_string())
+    .fetch_one(&app.app.services.pool)
+    .await
+    .unwrap();
+    assert!(last_sequence >= 60, "snapshot at {last_sequence}");
+    assert!(version >= 2, "snapshot refreshed {version} times");
+    let usage = usage(&app, &app.token).await;
+    assert_eq!(usage["used"]["analysesPerPeriod"], 65);
+    assert_eq!(usage["used"]["analysesPerHour"], 65);
+}
