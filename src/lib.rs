@@ -38,6 +38,7 @@ use infrastructure::{
 };
 use projections::{ProjectorHandle, ProjectorRunner};
 use sqlx::PgPool;
+use std::num::NonZeroUsize;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -49,6 +50,10 @@ const ANALYSIS_SNAPSHOT_EVERY: usize = 50;
 /// A subscription gains events with every analysis (counted, slot taken, slot freed): loads
 /// start from a snapshot refreshed this often.
 const SUBSCRIPTION_SNAPSHOT_EVERY: usize = 30;
+
+/// Subscriptions kept in memory between submissions (every submission charges one): the
+/// most recently charged users' streams, a few kilobytes each.
+const RESIDENT_SUBSCRIPTIONS: NonZeroUsize = NonZeroUsize::new(10_000).expect("non-zero");
 
 /// How often an open live-progress stream looks for new events of its analysis (one indexed
 /// query by primary key).
@@ -130,7 +135,8 @@ impl Services {
                 config.plans,
                 Some(SUBSCRIPTION_SNAPSHOT_EVERY),
             )
-            .with_notifier(notifier.clone()),
+            .with_notifier(notifier.clone())
+            .keep_in_memory(RESIDENT_SUBSCRIPTIONS),
         );
         let subscriptions =
             SubscriptionService::new(subscription_repository.clone(), config.plans, clock.clone());

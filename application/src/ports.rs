@@ -138,7 +138,8 @@ pub enum JointAppendError<E1, E2> {
     Second(E2),
     /// The new stream exists already (a repeated idempotency key).
     SecondExists,
-    /// Another command appended to the existing stream meanwhile: decide again.
+    /// Another command appended to the existing stream meanwhile, or the state the decision
+    /// used may be out of date: decide again (the next attempt reads the log).
     FirstMoved,
     Store(StoreError),
 }

@@ -3,13 +3,16 @@
 //! and are lost on a crash); projections are catch-up readers instead.
 
 use std::marker::PhantomData;
+use std::num::NonZeroUsize;
+use std::sync::Mutex;
 
 use async_trait::async_trait;
 use cqrs_es::event_sink::EventSink;
-use cqrs_es::persist::{PersistedEventStore, SerializedEvent};
+use cqrs_es::persist::{EventStoreAggregateContext, PersistedEventStore, SerializedEvent};
 use cqrs_es::{
     Aggregate, AggregateContext, AggregateError, CqrsFramework, EventEnvelope, EventStore,
 };
+use lru::LruCache;
 use postgres_es::PostgresEventRepository;
 use sqlx::{PgPool, Postgres, QueryBuilder};
 
@@ -30,7 +33,23 @@ where
     store: Store<A>,
     notifier: Option<EventNotifier>,
     snapshot_every: Option<usize>,
+    /// Streams kept in memory between commands (see [`Self::keep_in_memory`]).
+    resident: Option<Mutex<LruCache<String, Resident<A>>>>,
     _aggregate: PhantomData<A>,
+}
+
+/// A stream's state for one command, and whether it came from memory: such a copy may be
+/// behind the log, which an append detects but a refusal would not.
+pub(crate) struct CheckedOut<A: Aggregate> {
+    pub(crate) context: EventStoreAggregateContext<A>,
+    pub(crate) from_memory: bool,
+}
+
+/// A stream's state as of its last append by this process.
+struct Resident<A> {
+    aggregate: A,
+    sequence: usize,
+    snapshot: Option<usize>,
 }
 
 impl<A> PgAggregateRepository<A>
@@ -55,6 +74,7 @@ where
             pool,
             notifier: None,
             snapshot_every,
+            resident: None,
             _aggregate: PhantomData,
         }
     }
@@ -62,6 +82,16 @@ where
     /// Wakes this process's catch-up readers after every append.
     pub fn with_notifier(mut self, notifier: EventNotifier) -> Self {
         self.notifier = Some(notifier);
+        self
+    }
+
+    /// Keeps up to `streams` streams' latest state in memory between the commands that
+    /// [`crate::joint_append`] runs, so a hot stream (a user's subscription, charged by every
+    /// submission) is not read back from its snapshot and events each time. A copy that
+    /// another process or path made stale is harmless: its append reuses a taken sequence
+    /// number, the primary key refuses it, and the caller decides again on a fresh load.
+    pub fn keep_in_memory(mut self, streams: NonZeroUsize) -> Self {
+        self.resident = Some(Mutex::new(LruCache::new(streams)));
         self
     }
 }
@@ -121,9 +151,15 @@ where
         command: A::Command,
         metadata: &CommandMetadata,
     ) -> Result<Option<EventPosition>, AggregateError<A::Error>> {
-        self.cqrs
+        // The framework loads and appends by itself: a resident copy would be one append
+        // behind (harmless, see `keep_in_memory`, but it would cost a refused append).
+        self.forget(aggregate_id);
+        let executed = self
+            .cqrs
             .execute_with_metadata(aggregate_id, command, metadata.to_map())
-            .await?;
+            .await;
+        self.forget(aggregate_id);
+        executed?;
         // Wake the projectors first: they can start while the position is looked up. The
         // command's event types are not known here (cqrs-es does not return them), so every
         // projector wakes; a no-op command costs them one empty read.
@@ -162,15 +198,59 @@ where
     A::Error: Send + Sync + 'static,
 {
     /// The current state with the sequence and snapshot version it was loaded at: what a
-    /// caller that appends by itself (see `joint_append`) needs.
-    pub(crate) async fn load_context(
-        &self,
-        aggregate_id: &str,
-    ) -> Result<cqrs_es::persist::EventStoreAggregateContext<A>, StoreError> {
-        self.store
+    /// caller that appends by itself (see `joint_append`) needs. A resident copy is taken
+    /// out of memory (commands on one stream queue in this process, see
+    /// `application::contention`); the caller hands the new state back with [`Self::keep`]
+    /// once its append committed, and drops it on any failure, so the next load reads the log.
+    pub(crate) async fn checkout(&self, aggregate_id: &str) -> Result<CheckedOut<A>, StoreError> {
+        if let Some(resident) = self.resident.as_ref().and_then(|resident| {
+            resident
+                .lock()
+                .expect("resident streams lock")
+                .pop(aggregate_id)
+        }) {
+            return Ok(CheckedOut {
+                context: EventStoreAggregateContext {
+                    aggregate_id: aggregate_id.to_string(),
+                    aggregate: resident.aggregate,
+                    current_sequence: resident.sequence,
+                    current_snapshot: resident.snapshot,
+                },
+                from_memory: true,
+            });
+        }
+        let context = self
+            .store
             .load_aggregate(aggregate_id)
             .await
-            .map_err(|error| StoreError(Box::new(error)))
+            .map_err(|error| StoreError(Box::new(error)))?;
+        Ok(CheckedOut {
+            context,
+            from_memory: false,
+        })
+    }
+
+    /// Keeps a stream's state as of an append this process just committed.
+    pub(crate) fn keep(&self, context: EventStoreAggregateContext<A>) {
+        if let Some(resident) = &self.resident {
+            resident.lock().expect("resident streams lock").put(
+                context.aggregate_id,
+                Resident {
+                    aggregate: context.aggregate,
+                    sequence: context.current_sequence,
+                    snapshot: context.current_snapshot,
+                },
+            );
+        }
+    }
+
+    fn forget(&self, aggregate_id: &str) {
+        if let Some(resident) = &self.resident {
+            resident
+                .lock()
+                .expect("resident streams lock")
+                .pop(aggregate_id);
+        }
     }
 
     pub(crate) fn services(&self) -> &A::Services {

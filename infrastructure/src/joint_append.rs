@@ -115,18 +115,24 @@ where
         let second_events = serialize::<B>(second_id, 0, sink.collect().await, metadata)
             .map_err(|error| JointAppendError::Store(StoreError(Box::new(error))))?;
 
-        let context = self
+        let checked_out = self
             .first
-            .load_context(first_id)
+            .checkout(first_id)
             .await
             .map_err(JointAppendError::Store)?;
+        let mut context = checked_out.context;
         let loaded_at = context.current_sequence;
-        let mut aggregate = context.aggregate;
+        let aggregate = &mut context.aggregate;
         let sink = EventSink::default();
-        aggregate
-            .handle(first, self.first.services(), &sink)
-            .await
-            .map_err(JointAppendError::First)?;
+        if let Err(refusal) = aggregate.handle(first, self.first.services(), &sink).await {
+            // A copy from memory may predate another process's append (a plan upgrade, a
+            // refund): only the log can refuse. The copy is gone, so deciding again loads it.
+            return Err(if checked_out.from_memory {
+                JointAppendError::FirstMoved
+            } else {
+                JointAppendError::First(refusal)
+            });
+        }
         let first_events = serialize::<A>(first_id, loaded_at, sink.collect().await, metadata)
             .map_err(|error| JointAppendError::Store(StoreError(Box::new(error))))?;
 
@@ -140,6 +146,7 @@ where
         let mut all = second_events;
         all.extend(first_events);
         if all.is_empty() {
+            self.first.keep(context);
             return Ok(None);
         }
 
@@ -150,7 +157,7 @@ where
             let rows = self
                 .insert_both(&mut *tx, second_id, &all, second_count)
                 .await?;
-            let payload = serde_json::to_value(&aggregate).map_err(store_error)?;
+            let payload = serde_json::to_value(&*aggregate).map_err(store_error)?;
             let written = match context.current_snapshot {
                 None => {
                     sqlx::query(
@@ -186,6 +193,7 @@ where
                 return Err(JointAppendError::FirstMoved);
             }
             tx.commit().await.map_err(store_error)?;
+            context.current_snapshot = Some(context.current_snapshot.map_or(1, |v| v + 1));
             rows
         } else {
             self.insert_both(&self.pool, second_id, &all, second_count)
@@ -193,6 +201,8 @@ where
         };
         self.second.notify(&all[..second_count]);
         self.first.notify(&all[second_count..]);
+        context.current_sequence = sequence;
+        self.first.keep(context);
         last_position(rows).map_err(store_error)
     }
 }

@@ -62,6 +62,22 @@ async fn count_events(app: &TestApp, event_type: &str) -> i64 {
 
 /// FREE's hourly rate (5) would bind before its period quota (10): these tests of the period
 /// quota lift the hourly one.
+/// A second API process on `app`'s database: nothing shared but Postgres.
+async fn another_api_process(app: &TestApp) -> Application {
+    Application::build(
+        &app.config,
+        Roles {
+            api: true,
+            projectors: false,
+            relay: false,
+            worker: false,
+            dispatcher: false,
+        },
+    )
+    .await
+    .unwrap()
+}
+
 fn period_quota_only(config: &mut infrastructure::Config) {
     config.plans.free.analyses_per_hour = None;
 }
@@ -101,19 +117,7 @@ async fn two_api_processes_share_one_quota_exactly() {
         period_quota_only,
     )
     .await;
-    // A second API process on the same database: nothing shared but Postgres.
-    let second = Application::build(
-        &app.config,
-        Roles {
-            api: true,
-            projectors: false,
-            relay: false,
-            worker: false,
-            dispatcher: false,
-        },
-    )
-    .await
-    .unwrap();
+    let second = another_api_process(&app).await;
     let second_url = format!("http://{}", second.address.unwrap());
     let token = user_on(&app, Plan::Free).await;
     let project = project_of(&app, &token).await;
@@ -376,6 +380,48 @@ async fn a_plan_change_applies_at_once() {
     assert_eq!(usage["used"]["analysesPerPeriod"], 6);
     assert_eq!(usage["remaining"]["analysesPerHour"], 94);
     assert_eq!(usage["canRunCloudAnalysis"], true);
+}
+
+/// Each API process keeps the subscriptions it charges in memory; a plan change made by
+/// another process must still count at once: a refusal is only ever decided on the log.
+#[tokio::test]
+async fn a_plan_change_made_by_another_process_applies_at_once_here() {
+    let app = spawn_app_configured(
+        Roles {
+            worker: false,
+            ..Roles::default()
+        },
+        |_| {},
+    )
+    .await;
+    let other = another_api_process(&app).await;
+    let (user, token) = create_user_on(&app.app.services, "elsewhere", Plan::Free).await;
+    let project = project_of(&app, &token).await;
+    let client = Client::new();
+    for _ in 0..5 {
+        let response = submit(&client, &app.base_url, &token, project).await;
+        assert_eq!(response.status(), 201);
+    }
+    // Full now, which this process's copy knows; asked through the log, not by a refusal
+    // (a refusal drops the copy).
+    assert_eq!(usage(&app, &token).await["remaining"]["analysesPerHour"], 0);
+
+    // An upgrade elsewhere: this process's copy would refuse. Then a downgrade elsewhere:
+    // this process's copy (now PRO) would accept.
+    let metadata = CommandMetadata::new(Actor::System("test".into()), Uuid::now_v7());
+    for (plan, expected) in [(Plan::Pro, 201), (Plan::Free, 429)] {
+        other
+            .services
+            .subscriptions
+            .change_plan(user, plan, &metadata)
+            .await
+            .unwrap();
+        let response = submit(&client, &app.base_url, &token, project).await;
+        assert_eq!(response.status(), expected, "after the change to {plan:?}");
+    }
+    assert_eq!(count_events(&app, "AnalysisRequested").await, 6);
+    assert_eq!(count_events(&app, "AnalysisCounted").await, 6);
+    other.stop().await.unwrap();
 }
 
 #[tokio::test]
