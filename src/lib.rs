@@ -55,6 +55,11 @@ const SUBSCRIPTION_SNAPSHOT_EVERY: usize = 30;
 /// most recently charged users' streams, a few kilobytes each.
 const RESIDENT_SUBSCRIPTIONS: NonZeroUsize = NonZeroUsize::new(10_000).expect("non-zero");
 
+/// Projects kept in memory for submissions (each one reads its project; the append then
+/// requires that the project has not changed since): the most recently used, under a
+/// kilobyte each.
+const RESIDENT_PROJECTS: NonZeroUsize = NonZeroUsize::new(10_000).expect("non-zero");
+
 /// How often an open live-progress stream looks for new events of its analysis (one indexed
 /// query by primary key).
 const SSE_POLL: Duration = Duration::from_millis(250);
@@ -114,7 +119,8 @@ impl Services {
         let notifier = EventNotifier::new();
         let projects = Arc::new(
             PgAggregateRepository::<Project>::new(pool.clone(), NoServices, None)
-                .with_notifier(notifier.clone()),
+                .with_notifier(notifier.clone())
+                .keep_in_memory(RESIDENT_PROJECTS),
         );
         let analyses = Arc::new(
             PgAggregateRepository::<Analysis>::new(

@@ -13,7 +13,7 @@ use crate::error::{AppError, StoreError};
 use crate::metadata::{Actor, CommandMetadata};
 use crate::ports::{
     AggregateRepository, CancelSignal, Clock, DetectorCatalog, EventPosition, JointAppend,
-    JointAppendError, ReadModel, ReadModelBarrier, UploadStore,
+    JointAppendError, ReadModel, ReadModelBarrier, Unchanged, UploadStore,
 };
 use domain::analysis::AnalysisSource;
 use domain::{
@@ -55,6 +55,8 @@ pub struct Submitted {
 enum RequestNotAppended {
     /// The id is taken: an earlier request with the same idempotency key created it.
     Exists,
+    /// The project changed after the state the request was built on.
+    ProjectMoved,
     Refused(AppError),
 }
 
@@ -138,15 +140,6 @@ impl AnalysisService {
             None => AnalysisId::from_uuid(Uuid::now_v7()),
         };
 
-        let project = self.projects.load(&project_id.to_string()).await?;
-        if !project.exists() || !project.is_owned_by(user) {
-            return Err(AppError::NotFound {
-                resource: "project",
-            });
-        }
-        if project.archived {
-            return Err(AppError::Conflict("project is archived".into()));
-        }
         let overrides = request.source.unwrap_or_default();
         if let Some(upload_id) = overrides.upload_id {
             let known = match &self.uploads {
@@ -157,30 +150,61 @@ impl AnalysisService {
                 return Err(AppError::NotFound { resource: "upload" });
             }
         }
-        let source = source_for(&project, overrides);
-        let project_name = project
-            .name
-            .as_ref()
-            .map(|name| name.to_string())
-            .unwrap_or_default();
 
         let requested_at = self.clock.now();
-        let command = AnalysisCommand::Request {
-            analysis_id,
-            owner: user,
-            project_id,
-            project_name,
-            detectors,
-            language,
-            path,
-            source,
-            at: requested_at,
-        };
         let metadata = CommandMetadata::new(Actor::User(user), correlation_id);
-        match self
-            .append_request(user, analysis_id, requested_at, command, &metadata)
-            .await
-        {
+        let project_key = project_id.to_string();
+        // The project may come from memory when the append can be made conditional on it
+        // (the quota path): then a rename or archive since voids the append, and any refusal
+        // is confirmed on the log first.
+        let mut fresh = self.quota.is_none();
+        let mut backoff = ContentionBackoff::new();
+        let appended = loop {
+            let project = self.projects.load_recent(&project_key, fresh).await?;
+            if let Err(refusal) = submittable(&project.aggregate, user) {
+                if project.from_memory {
+                    fresh = true;
+                    continue;
+                }
+                return Err(refusal);
+            }
+            let command = AnalysisCommand::Request {
+                analysis_id,
+                owner: user,
+                project_id,
+                project_name: project
+                    .aggregate
+                    .name
+                    .as_ref()
+                    .map(|name| name.to_string())
+                    .unwrap_or_default(),
+                detectors: detectors.clone(),
+                language: language.clone(),
+                path: path.clone(),
+                source: source_for(&project.aggregate, overrides.clone()),
+                at: requested_at,
+            };
+            let unchanged = project.unchanged(&project_key);
+            match self
+                .append_request(
+                    user,
+                    analysis_id,
+                    requested_at,
+                    command,
+                    &unchanged,
+                    &metadata,
+                )
+                .await
+            {
+                Err(RequestNotAppended::ProjectMoved)
+                    if project.from_memory || backoff.wait().await =>
+                {
+                    fresh = true;
+                }
+                other => break other,
+            }
+        };
+        match appended {
             Ok(position) => {
                 self.wait_until_visible(ReadModel::Analyses, position).await;
                 Ok(Submitted {
@@ -204,6 +228,9 @@ impl AnalysisService {
                     }),
                 }
             }
+            Err(RequestNotAppended::ProjectMoved) => Err(AppError::ContentionExhausted {
+                resource: "project",
+            }),
             Err(RequestNotAppended::Refused(error)) => Err(error),
         }
     }
@@ -215,6 +242,7 @@ impl AnalysisService {
         analysis_id: AnalysisId,
         requested_at: chrono::DateTime<chrono::Utc>,
         command: AnalysisCommand,
+        project: &Unchanged,
         metadata: &CommandMetadata,
     ) -> Result<Option<EventPosition>, RequestNotAppended> {
         let Some(quota) = &self.quota else {
@@ -246,12 +274,16 @@ impl AnalysisService {
                     charge,
                     &analysis_id.to_string(),
                     command.clone(),
+                    Some(project),
                     metadata,
                 )
                 .await
             {
                 Ok(position) => return Ok(position),
                 Err(JointAppendError::SecondExists) => return Err(RequestNotAppended::Exists),
+                Err(JointAppendError::DependencyMoved) => {
+                    return Err(RequestNotAppended::ProjectMoved)
+                }
                 Err(JointAppendError::FirstMoved) if backoff.wait().await => continue,
                 Err(JointAppendError::FirstMoved) => AppError::ContentionExhausted {
                     resource: "subscription",
@@ -495,6 +527,19 @@ fn validate_path(path: String) -> Result<String, AppError> {
         ));
     }
     Ok(trimmed)
+}
+
+/// Why `user` may not submit an analysis of `project`, if anything.
+fn submittable(project: &Project, user: UserId) -> Result<(), AppError> {
+    if !project.exists() || !project.is_owned_by(user) {
+        return Err(AppError::NotFound {
+            resource: "project",
+        });
+    }
+    if project.archived {
+        return Err(AppError::Conflict("project is archived".into()));
+    }
+    Ok(())
 }
 
 fn source_for(project: &Project, overrides: SourceOverride) -> AnalysisSource {

@@ -28,7 +28,7 @@ pub use identity::{
 pub use metadata::{Actor, CommandMetadata};
 pub use ports::{
     AggregateRepository, CancelSignal, Clock, DetectorCatalog, EventPosition, IdentityStore,
-    ReadModel, ReadModelBarrier, UploadReceipt, UploadStore,
+    ReadModel, ReadModelBarrier, Unchanged, UploadReceipt, UploadStore, Versioned,
 };
 pub use projects::{CreateProject, ProjectService};
 pub use subscriptions::{RunSlot, SubscriptionService};

@@ -31,6 +31,15 @@ where
     /// The current state; `A::default()` when the aggregate has no events yet.
     async fn load(&self, aggregate_id: &str) -> Result<A, StoreError>;
 
+    /// The state and the sequence it reflects, possibly from this process's memory and so
+    /// possibly behind the log (`fresh` reads the log): only for a decision whose append is
+    /// made conditional on that sequence ([`Unchanged`]), and never for a refusal.
+    async fn load_recent(
+        &self,
+        aggregate_id: &str,
+        fresh: bool,
+    ) -> Result<Versioned<A>, StoreError>;
+
     /// Runs `command` and appends its events in one transaction. Returns the position of the
     /// last event written, or None when the command was a no-op.
     async fn execute(
@@ -48,6 +57,35 @@ where
         command: A::Command,
         metadata: &CommandMetadata,
     ) -> Result<Option<EventPosition>, AggregateError<A::Error>>;
+}
+
+/// An aggregate's state and the sequence of the last event it reflects.
+#[derive(Debug, Clone)]
+pub struct Versioned<A> {
+    pub aggregate: A,
+    pub sequence: usize,
+    /// True when the state came from memory rather than from the log.
+    pub from_memory: bool,
+}
+
+impl<A: Aggregate> Versioned<A> {
+    /// The condition that the stream still ends where this state was taken.
+    pub fn unchanged(&self, aggregate_id: &str) -> Unchanged {
+        Unchanged {
+            aggregate_type: A::TYPE,
+            aggregate_id: aggregate_id.to_string(),
+            sequence: self.sequence,
+        }
+    }
+}
+
+/// A stream an append depends on without writing to it: the append happens only if the
+/// stream still ends at `sequence`, so a decision taken on its state still holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unchanged {
+    pub aggregate_type: &'static str,
+    pub aggregate_id: String,
+    pub sequence: usize,
 }
 
 /// The read models a client may want to see its own write in.
@@ -141,6 +179,9 @@ pub enum JointAppendError<E1, E2> {
     /// Another command appended to the existing stream meanwhile, or the state the decision
     /// used may be out of date: decide again (the next attempt reads the log).
     FirstMoved,
+    /// The stream named by `Unchanged` gained events since the decision: decide again on
+    /// its fresh state.
+    DependencyMoved,
     Store(StoreError),
 }
 
@@ -162,6 +203,7 @@ where
         first: A::Command,
         second_id: &str,
         second: B::Command,
+        unchanged: Option<&Unchanged>,
         metadata: &CommandMetadata,
     ) -> Result<Option<EventPosition>, JointAppendError<A::Error, B::Error>>;
 }

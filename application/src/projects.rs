@@ -134,6 +134,7 @@ impl ProjectService {
                     charge,
                     &project_id.to_string(),
                     command.clone(),
+                    None,
                     metadata,
                 )
                 .await
@@ -150,6 +151,9 @@ impl ProjectService {
                 Err(JointAppendError::First(refusal)) => Err(refusal.into()),
                 Err(JointAppendError::Second(rejection)) => {
                     Err(project_error(AggregateError::UserError(rejection)))
+                }
+                Err(JointAppendError::DependencyMoved) => {
+                    unreachable!("no dependency was named")
                 }
                 Err(JointAppendError::Store(error)) => Err(AppError::Store(error)),
             };

@@ -16,7 +16,9 @@ use lru::LruCache;
 use postgres_es::PostgresEventRepository;
 use sqlx::{PgPool, Postgres, QueryBuilder};
 
-use application::{AggregateRepository, CommandMetadata, EventPosition, StoreError};
+use application::{
+    AggregateRepository, CommandMetadata, EventPosition, StoreError, Unchanged, Versioned,
+};
 
 use crate::catch_up::EventNotifier;
 
@@ -121,7 +123,7 @@ where
         }
         // One statement, so one round trip and its own transaction; the primary key on
         // (aggregate_type, aggregate_id, sequence) turns a taken stream into a conflict.
-        let rows: Vec<(String, i64)> = match insert_statement(&serialized)
+        let rows: Vec<(String, i64)> = match insert_statement(&serialized, None)
             .build_query_as()
             .fetch_all(&self.pool)
             .await
@@ -143,6 +145,40 @@ where
             .await
             .map_err(|error| StoreError(Box::new(error)))?;
         Ok(context.aggregate().clone())
+    }
+
+    async fn load_recent(
+        &self,
+        aggregate_id: &str,
+        fresh: bool,
+    ) -> Result<Versioned<A>, StoreError> {
+        if let Some(resident) = &self.resident {
+            if !fresh {
+                let mut resident = resident.lock().expect("resident streams lock");
+                if let Some(kept) = resident.get(aggregate_id) {
+                    return Ok(Versioned {
+                        aggregate: kept.aggregate.clone(),
+                        sequence: kept.sequence,
+                        from_memory: true,
+                    });
+                }
+            }
+        }
+        let context = self
+            .store
+            .load_aggregate(aggregate_id)
+            .await
+            .map_err(|error| StoreError(Box::new(error)))?;
+        let loaded = Versioned {
+            aggregate: context.aggregate.clone(),
+            sequence: context.current_sequence,
+            from_memory: false,
+        };
+        // Only streams that exist: a missing one must be asked again each time.
+        if loaded.sequence > 0 {
+            self.keep(context);
+        }
+        Ok(loaded)
     }
 
     async fn execute(
@@ -299,12 +335,20 @@ pub(crate) fn serialize<A: Aggregate>(
         .collect()
 }
 
-/// One multi-row INSERT of `serialized`, returning each row's position.
-pub(crate) fn insert_statement(serialized: &[SerializedEvent]) -> QueryBuilder<'_, Postgres> {
-    let mut insert = QueryBuilder::<Postgres>::new(
-        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, \
-         event_version, payload, metadata) ",
-    );
+/// One multi-row INSERT of `serialized`, returning each row's position. With `unchanged`, the
+/// rows are inserted only if that stream still ends at its sequence (no rows come back
+/// otherwise): the check and the append are one statement, so nothing can slip between them
+/// that a load-then-append would not also have missed.
+pub(crate) fn insert_statement<'a>(
+    serialized: &'a [SerializedEvent],
+    unchanged: Option<&'a Unchanged>,
+) -> QueryBuilder<'a, Postgres> {
+    const COLUMNS: &str =
+        "aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata";
+    let mut insert = QueryBuilder::<Postgres>::new(format!("INSERT INTO events ({COLUMNS}) "));
+    if unchanged.is_some() {
+        insert.push("SELECT * FROM (");
+    }
     insert.push_values(serialized, |mut row, event| {
         row.push_bind(&event.aggregate_type)
             .push_bind(&event.aggregate_id)
@@ -314,6 +358,16 @@ pub(crate) fn insert_statement(serialized: &[SerializedEvent]) -> QueryBuilder<'
             .push_bind(&event.payload)
             .push_bind(&event.metadata);
     });
+    if let Some(unchanged) = unchanged {
+        insert.push(format!(") AS appended ({COLUMNS}) WHERE NOT EXISTS (SELECT 1 FROM events WHERE aggregate_type = "));
+        insert
+            .push_bind(unchanged.aggregate_type)
+            .push(" AND aggregate_id = ")
+            .push_bind(&unchanged.aggregate_id)
+            .push(" AND sequence > ")
+            .push_bind(unchanged.sequence as i64)
+            .push(")");
+    }
     insert.push(" RETURNING transaction_id::text, global_position");
     insert
 }

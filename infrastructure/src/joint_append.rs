@@ -8,7 +8,7 @@ use cqrs_es::event_sink::EventSink;
 use cqrs_es::Aggregate;
 use sqlx::PgPool;
 
-use application::ports::{JointAppend, JointAppendError};
+use application::ports::{JointAppend, JointAppendError, Unchanged};
 use application::{CommandMetadata, EventPosition, StoreError};
 
 use crate::event_store::{
@@ -57,12 +57,14 @@ where
         second_id: &str,
         all: &[SerializedEvent],
         second_count: usize,
+        unchanged: Option<&Unchanged>,
     ) -> Result<Vec<(String, i64)>, JointAppendError<A::Error, B::Error>> {
-        match insert_statement(all)
+        match insert_statement(all, unchanged)
             .build_query_as::<(String, i64)>()
             .fetch_all(executor)
             .await
         {
+            Ok(rows) if rows.is_empty() => Err(JointAppendError::DependencyMoved),
             Ok(rows) => Ok(rows),
             Err(error) if is_unique_violation(&error) => {
                 // Which stream was taken decides the answer: a second stream that exists is a
@@ -104,6 +106,7 @@ where
         first: A::Command,
         second_id: &str,
         second: B::Command,
+        unchanged: Option<&Unchanged>,
         metadata: &CommandMetadata,
     ) -> Result<Option<EventPosition>, JointAppendError<A::Error, B::Error>> {
         let mut created = B::default();
@@ -155,7 +158,7 @@ where
             // sequence crosses a multiple of the snapshot size, in the append's transaction.
             let mut tx = self.pool.begin().await.map_err(store_error)?;
             let rows = self
-                .insert_both(&mut *tx, second_id, &all, second_count)
+                .insert_both(&mut *tx, second_id, &all, second_count, unchanged)
                 .await?;
             let payload = serde_json::to_value(&*aggregate).map_err(store_error)?;
             let written = match context.current_snapshot {
@@ -196,7 +199,7 @@ where
             context.current_snapshot = Some(context.current_snapshot.map_or(1, |v| v + 1));
             rows
         } else {
-            self.insert_both(&self.pool, second_id, &all, second_count)
+            self.insert_both(&self.pool, second_id, &all, second_count, unchanged)
                 .await?
         };
         self.second.notify(&all[..second_count]);

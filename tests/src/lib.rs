@@ -229,6 +229,22 @@ impl TestApp {
         body["analysisId"].as_str().unwrap().parse().unwrap()
     }
 
+    /// A second API process on this app's database: nothing shared but Postgres.
+    pub async fn another_api_process(&self) -> Application {
+        Application::build(
+            &self.config,
+            Roles {
+                api: true,
+                projectors: false,
+                relay: false,
+                worker: false,
+                dispatcher: false,
+            },
+        )
+        .await
+        .expect("second API process")
+    }
+
     pub async fn connection(&self) -> PgConnection {
         PgConnection::connect(&self.database_url).await.unwrap()
     }

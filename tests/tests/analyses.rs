@@ -1,6 +1,6 @@
 //! Analyses over REST, with the worker side driven through the application's use cases.
 
-use domain::{AnalysisId, Finding, Severity};
+use domain::{AnalysisId, Finding, ProjectId, ProjectName, Severity};
 use insight_tests::{spawn_app, worker_metadata, TestApp};
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -595,4 +595,44 @@ async fn events_carry_actor_correlation_causation_and_command_ids() {
     assert_ne!(rows[0].3, rows[1].3, "each command has its own id");
     assert!(rows[1].4 > rows[0].4);
     app.shutdown().await;
+}
+
+/// Each API process keeps the projects it submits against in memory; a rename or an archive
+/// made by another process must count at once all the same.
+#[tokio::test]
+async fn a_project_renamed_or_archived_by_another_process_counts_at_once_here() {
+    let app = spawn_app().await;
+    let other = app.another_api_process().await;
+    let project = app.create_project("before").await;
+    app.submit_analysis(project).await;
+
+    let project_id = ProjectId::from_uuid(project);
+    let name = ProjectName::parse("after").unwrap();
+    let projects = &other.services.projects;
+    projects
+        .rename(app.user_id, project_id, name, Uuid::now_v7())
+        .await
+        .unwrap();
+    let renamed = app.submit_analysis(project).await;
+    let body = get_json(&app, &format!("/api/insight/analysis/{renamed}")).await;
+    assert_eq!(body["analysis"]["projectName"], "after", "{body}");
+
+    projects
+        .archive(app.user_id, project_id, Uuid::now_v7())
+        .await
+        .unwrap();
+    let refused = app
+        .post_json(
+            "/api/insight/analysis",
+            json!({"projectId": project, "detectors": ["security"]}),
+        )
+        .await;
+    assert_eq!(refused.status(), 409);
+    let requested: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM events WHERE event_type = 'AnalysisRequested'")
+            .fetch_one(&app.app.services.pool)
+            .await
+            .unwrap();
+    assert_eq!(requested, 2);
+    other.stop().await.unwrap();
 }

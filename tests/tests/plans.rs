@@ -10,7 +10,7 @@ use application::metadata::{Actor, CommandMetadata};
 use application::Plan;
 use domain::{AnalysisId, ProjectId};
 use futures::future::join_all;
-use insight::{Application, Roles};
+use insight::Roles;
 use insight_tests::{create_user_on, spawn_app, spawn_app_configured, TestApp};
 use reqwest::{Client, Method};
 use serde_json::{json, Value};
@@ -62,22 +62,6 @@ async fn count_events(app: &TestApp, event_type: &str) -> i64 {
 
 /// FREE's hourly rate (5) would bind before its period quota (10): these tests of the period
 /// quota lift the hourly one.
-/// A second API process on `app`'s database: nothing shared but Postgres.
-async fn another_api_process(app: &TestApp) -> Application {
-    Application::build(
-        &app.config,
-        Roles {
-            api: true,
-            projectors: false,
-            relay: false,
-            worker: false,
-            dispatcher: false,
-        },
-    )
-    .await
-    .unwrap()
-}
-
 fn period_quota_only(config: &mut infrastructure::Config) {
     config.plans.free.analyses_per_hour = None;
 }
@@ -117,7 +101,7 @@ async fn two_api_processes_share_one_quota_exactly() {
         period_quota_only,
     )
     .await;
-    let second = another_api_process(&app).await;
+    let second = app.another_api_process().await;
     let second_url = format!("http://{}", second.address.unwrap());
     let token = user_on(&app, Plan::Free).await;
     let project = project_of(&app, &token).await;
@@ -394,7 +378,7 @@ async fn a_plan_change_made_by_another_process_applies_at_once_here() {
         |_| {},
     )
     .await;
-    let other = another_api_process(&app).await;
+    let other = app.another_api_process().await;
     let (user, token) = create_user_on(&app.app.services, "elsewhere", Plan::Free).await;
     let project = project_of(&app, &token).await;
     let client = Client::new();
