@@ -9,9 +9,7 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::persist::{EventStoreAggregateContext, PersistedEventStore, SerializedEvent};
-use cqrs_es::{
-    Aggregate, AggregateContext, AggregateError, CqrsFramework, EventEnvelope, EventStore,
-};
+use cqrs_es::{Aggregate, AggregateError, CqrsFramework, EventEnvelope, EventStore};
 use lru::LruCache;
 use postgres_es::PostgresEventRepository;
 use sqlx::{PgPool, Postgres, QueryBuilder};
@@ -139,12 +137,7 @@ where
     }
 
     async fn load(&self, aggregate_id: &str) -> Result<A, StoreError> {
-        let mut context = self
-            .store
-            .load_aggregate(aggregate_id)
-            .await
-            .map_err(|error| StoreError(Box::new(error)))?;
-        Ok(context.aggregate().clone())
+        Ok(self.load_from_log(aggregate_id).await?.aggregate)
     }
 
     async fn load_recent(
@@ -164,11 +157,7 @@ where
                 }
             }
         }
-        let context = self
-            .store
-            .load_aggregate(aggregate_id)
-            .await
-            .map_err(|error| StoreError(Box::new(error)))?;
+        let context = self.load_from_log(aggregate_id).await?;
         let loaded = Versioned {
             aggregate: context.aggregate.clone(),
             sequence: context.current_sequence,
@@ -255,15 +244,21 @@ where
                 from_memory: true,
             });
         }
-        let context = self
-            .store
-            .load_aggregate(aggregate_id)
-            .await
-            .map_err(|error| StoreError(Box::new(error)))?;
+        let context = self.load_from_log(aggregate_id).await?;
         Ok(CheckedOut {
             context,
             from_memory: false,
         })
+    }
+
+    async fn load_from_log(
+        &self,
+        aggregate_id: &str,
+    ) -> Result<EventStoreAggregateContext<A>, StoreError> {
+        self.store
+            .load_aggregate(aggregate_id)
+            .await
+            .map_err(|error| StoreError(Box::new(error)))
     }
 
     /// Keeps a stream's state as of an append this process just committed.

@@ -258,6 +258,15 @@ impl TestApp {
         total - self.baseline_events
     }
 
+    /// Events of one type in the log.
+    pub async fn events_of_type(&self, event_type: &str) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM events WHERE event_type = $1")
+            .bind(event_type)
+            .fetch_one(&self.app.services.pool)
+            .await
+            .unwrap()
+    }
+
     /// Waits until every projector has applied every committed event.
     pub async fn wait_for_projections(&self) {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(15);

@@ -338,12 +338,7 @@ async fn an_idempotency_key_returns_the_same_analysis_even_under_concurrency() {
     assert_eq!(again.status(), 200);
     let other = send("build-43").await.unwrap();
     assert_eq!(other.status(), 201);
-    let requested: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM events WHERE event_type = 'AnalysisRequested'")
-            .fetch_one(&app.app.services.pool)
-            .await
-            .unwrap();
-    assert_eq!(requested, 2);
+    assert_eq!(app.events_of_type("AnalysisRequested").await, 2);
     app.shutdown().await;
 }
 
@@ -628,11 +623,6 @@ async fn a_project_renamed_or_archived_by_another_process_counts_at_once_here() 
         )
         .await;
     assert_eq!(refused.status(), 409);
-    let requested: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM events WHERE event_type = 'AnalysisRequested'")
-            .fetch_one(&app.app.services.pool)
-            .await
-            .unwrap();
-    assert_eq!(requested, 2);
+    assert_eq!(app.events_of_type("AnalysisRequested").await, 2);
     other.stop().await.unwrap();
 }

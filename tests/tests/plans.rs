@@ -52,14 +52,6 @@ async fn usage(app: &TestApp, token: &str) -> Value {
     response.json().await.unwrap()
 }
 
-async fn count_events(app: &TestApp, event_type: &str) -> i64 {
-    sqlx::query_scalar("SELECT count(*) FROM events WHERE event_type = $1")
-        .bind(event_type)
-        .fetch_one(&app.app.services.pool)
-        .await
-        .unwrap()
-}
-
 /// FREE's hourly rate (5) would bind before its period quota (10): these tests of the period
 /// quota lift the hourly one.
 fn period_quota_only(config: &mut infrastructure::Config) {
@@ -84,8 +76,8 @@ async fn fifty_simultaneous_submissions_by_a_free_user_give_exactly_ten() {
     let created = responses.iter().filter(|r| r.status() == 201).count();
     let refused = responses.iter().filter(|r| r.status() == 429).count();
     assert_eq!((created, refused), (10, 40));
-    assert_eq!(count_events(&app, "AnalysisRequested").await, 10);
-    assert_eq!(count_events(&app, "AnalysisCounted").await, 10);
+    assert_eq!(app.events_of_type("AnalysisRequested").await, 10);
+    assert_eq!(app.events_of_type("AnalysisCounted").await, 10);
     let usage = usage(&app, &token).await;
     assert_eq!(usage["used"]["analysesPerPeriod"], 10);
     assert_eq!(usage["remaining"]["analysesPerPeriod"], 0);
@@ -120,7 +112,7 @@ async fn two_api_processes_share_one_quota_exactly() {
     let created = responses.iter().filter(|s| s.as_u16() == 201).count();
     let refused = responses.iter().filter(|s| s.as_u16() == 429).count();
     assert_eq!((created, refused), (10, 40));
-    assert_eq!(count_events(&app, "AnalysisRequested").await, 10);
+    assert_eq!(app.events_of_type("AnalysisRequested").await, 10);
     second.stop().await.unwrap();
 }
 
@@ -286,7 +278,7 @@ async fn the_project_limit_is_exact_and_an_archived_project_frees_its_place() {
     assert_eq!(body["code"], "PROJECT_LIMIT_REACHED");
     assert_eq!(body["limit"], 3);
     assert_eq!(body["upgradeUrl"], "/pricing");
-    assert_eq!(count_events(&app, "ProjectCreated").await, 3);
+    assert_eq!(app.events_of_type("ProjectCreated").await, 3);
 
     let listed: Value = app
         .request_as(&token, Method::GET, "/api/insight/projects")
@@ -403,8 +395,8 @@ async fn a_plan_change_made_by_another_process_applies_at_once_here() {
         let response = submit(&client, &app.base_url, &token, project).await;
         assert_eq!(response.status(), expected, "after the change to {plan:?}");
     }
-    assert_eq!(count_events(&app, "AnalysisRequested").await, 6);
-    assert_eq!(count_events(&app, "AnalysisCounted").await, 6);
+    assert_eq!(app.events_of_type("AnalysisRequested").await, 6);
+    assert_eq!(app.events_of_type("AnalysisCounted").await, 6);
     other.stop().await.unwrap();
 }
 
