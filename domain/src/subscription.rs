@@ -400,12 +400,13 @@ impl Subscription {
     }
 
     fn window_at(&self, at: DateTime<Utc>) -> impl Iterator<Item = DateTime<Utc>> + '_ {
+        let window_start = at - RATE_WINDOW;
         self.recent
             .iter()
             .map(|(_, counted_at)| *counted_at)
             // No upper bound: a request decided again after a later one was counted must
             // still see it (its own `at` was taken before it lost the race).
-            .filter(move |counted_at| *counted_at > at - RATE_WINDOW)
+            .filter(move |counted_at| *counted_at > window_start)
     }
 
     /// Opens the subscription on FREE if it is not open yet (users from before subscriptions
@@ -787,7 +788,8 @@ impl Aggregate for Subscription {
                 used_in_period,
             } => {
                 self.used_in_period = used_in_period;
-                self.recent.retain(|(_, at)| *at > counted_at - RATE_WINDOW);
+                let window_start = counted_at - RATE_WINDOW;
+                self.recent.retain(|(_, at)| *at > window_start);
                 if !self.recent.iter().any(|(id, _)| *id == analysis_id) {
                     self.recent.push((analysis_id, counted_at));
                 }

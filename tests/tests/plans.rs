@@ -542,16 +542,16 @@ async fn analyses_older_than_the_plans_retention_are_no_longer_served() {
     let listed: Value = list(&token).await.unwrap().json().await.unwrap();
     assert_eq!(listed["pagination"]["total"], 1, "{listed}");
     assert_eq!(listed["analyses"][0]["id"], ids[1].as_str());
-    let old = app
-        .request_as(
+    let get_old = |suffix: &str| {
+        app.request_as(
             &token,
             Method::GET,
-            &format!("/api/insight/analysis/{}", ids[0]),
+            &format!("/api/insight/analysis/{}{suffix}", ids[0]),
         )
         .send()
-        .await
-        .unwrap();
-    assert_eq!(old.status(), 404);
+    };
+    assert_eq!(get_old("").await.unwrap().status(), 404);
+    assert_eq!(get_old("/stream").await.unwrap().status(), 404);
 
     // The log still holds it: a plan with a longer retention serves it again.
     let metadata = CommandMetadata::new(Actor::System("test".into()), Uuid::now_v7());
@@ -563,16 +563,7 @@ async fn analyses_older_than_the_plans_retention_are_no_longer_served() {
         .unwrap();
     let listed: Value = list(&token).await.unwrap().json().await.unwrap();
     assert_eq!(listed["pagination"]["total"], 2, "{listed}");
-    let old = app
-        .request_as(
-            &token,
-            Method::GET,
-            &format!("/api/insight/analysis/{}", ids[0]),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(old.status(), 200);
+    assert_eq!(get_old("").await.unwrap().status(), 200);
 }
 
 #[tokio::test]

@@ -143,15 +143,7 @@ pub async fn get_analysis(
     let id: AnalysisId = parse_id("id", &id)?;
     let page = query.page_request(50, 200)?;
     let filter = issue_filter(&query)?;
-    let retained_since = state.subscriptions.retained_since(user.user_id).await?;
-    let analysis = projections::queries::analysis(
-        &state.read_pool,
-        user.user_id.as_uuid(),
-        id.as_uuid(),
-        Some(retained_since),
-    )
-    .await?
-    .ok_or_else(|| ApiError::not_found("analysis"))?;
+    let analysis = served_analysis(&state, &user, id).await?;
     let (issues, pagination) =
         projections::queries::issues(&state.read_pool, id.as_uuid(), &filter, &page).await?;
     Ok(Json(AnalysisDetail {
@@ -226,4 +218,22 @@ pub async fn cancel_analysis(
         polling_url: polling_url(id),
         message: "analysis cancelled".into(),
     }))
+}
+
+/// One of the caller's analyses as the API serves it: from the listing, and only within their
+/// plan's retention (older ones stay in the log but are no longer served).
+pub(crate) async fn served_analysis(
+    state: &AppState,
+    user: &AuthUser,
+    id: AnalysisId,
+) -> Result<projections::queries::AnalysisRow, ApiError> {
+    let retained_since = state.subscriptions.retained_since(user.user_id).await?;
+    projections::queries::analysis(
+        &state.read_pool,
+        user.user_id.as_uuid(),
+        id.as_uuid(),
+        Some(retained_since),
+    )
+    .await?
+    .ok_or_else(|| ApiError::not_found("analysis"))
 }

@@ -134,12 +134,20 @@ pub async fn analysis_stream(
                 ApiError::bad_parameter("Last-Event-ID", "must be the id of an event received")
             })?,
     };
-    let analysis = state.analyses.owned(user.user_id, id).await?;
+    // Served exactly when `GET /api/insight/analysis/{id}` serves it; whether it has ended
+    // is asked of the log, which the listing may trail.
+    super::analyses::served_analysis(&state, &user, id).await?;
+    let finished_at_open = state
+        .analyses
+        .owned(user.user_id, id)
+        .await?
+        .status
+        .is_some_and(|status| status.is_terminal());
     let cursor = Cursor {
         pool: state.read_pool.clone(),
         analysis_id: id.as_uuid(),
         after,
-        finished_at_open: analysis.status.is_some_and(|status| status.is_terminal()),
+        finished_at_open,
         done: false,
         ready: VecDeque::new(),
         poll: state.stream_poll,
