@@ -36,7 +36,13 @@ impl CheckpointBarrier {
         };
         tokio::spawn(async move {
             loop {
-                if let Err(error) = follow(&pool, &sender).await {
+                // Ends with the last barrier, not when a dropped database breaks the
+                // connection of a process that is shutting down.
+                let outcome = tokio::select! {
+                    outcome = follow(&pool, &sender) => outcome,
+                    () = sender.closed() => return,
+                };
+                if let Err(error) = outcome {
                     tracing::warn!(%error, "checkpoint listener failed; reconnecting");
                 }
                 if sender.is_closed() {

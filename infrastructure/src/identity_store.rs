@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use sqlx::postgres::PgListener;
 use sqlx::PgPool;
+use tokio::sync::watch;
 use uuid::Uuid;
 
 /// How long a token look-up is trusted without asking Postgres again. Revocations evict at
@@ -35,6 +36,8 @@ pub struct PgIdentityStore {
     listening: Arc<AtomicBool>,
     /// Counts revocations seen, so a look-up that raced with one does not cache its answer.
     revocations: Arc<AtomicU64>,
+    /// Dropped with the last clone of the store: the revocation listener then ends.
+    _alive: Arc<watch::Sender<()>>,
 }
 
 impl PgIdentityStore {
@@ -47,18 +50,22 @@ impl PgIdentityStore {
         let revocations = Arc::new(AtomicU64::new(0));
         let listener_revocations = revocations.clone();
         let listener_pool = pool.clone();
+        let (alive, mut store_dropped) = watch::channel(());
         tokio::spawn(async move {
             loop {
                 if listener_cache.strong_count() == 0 {
                     return;
                 }
-                let outcome = follow_revocations(
-                    &listener_pool,
-                    &listener_cache,
-                    &listener_flag,
-                    &listener_revocations,
-                )
-                .await;
+                let outcome = tokio::select! {
+                    outcome = follow_revocations(
+                        &listener_pool,
+                        &listener_cache,
+                        &listener_flag,
+                        &listener_revocations,
+                    ) => outcome,
+                    // Err once the store is gone: stop rather than report a broken connection.
+                    Err(_) = store_dropped.changed() => return,
+                };
                 listener_flag.store(false, Ordering::SeqCst);
                 if let Err(error) = outcome {
                     tracing::warn!(%error, "token revocation listener failed; reconnecting");
@@ -71,6 +78,7 @@ impl PgIdentityStore {
             cache,
             listening,
             revocations,
+            _alive: Arc::new(alive),
         }
     }
 
