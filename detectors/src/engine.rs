@@ -203,6 +203,7 @@ fn run_selected(
             js_syntax_tree: all.js_syntax_tree || needs.js_syntax_tree,
             imports: all.imports || needs.imports,
             files: all.files || needs.files,
+            js_syntax_errors: all.js_syntax_errors || needs.js_syntax_errors,
         }
     });
 
@@ -344,7 +345,7 @@ fn analyze_file(file: &WalkedFile, selected: &[Arc<dyn Detector>], needs: Needs)
     ARENA.with(|arena| {
         let mut allocator = arena.borrow_mut();
         allocator.reset();
-        let parsed = js::parse(&allocator, &file.relative, text);
+        let parsed = js::parse(&allocator, &file.relative, text, needs.js_syntax_errors);
         check_file(file, selected, needs, &source, parsed.as_ref())
     })
 }
