@@ -55,6 +55,10 @@ pub struct Needs {
     /// List every analysed file in [`ProjectFacts::files`], for detectors that look at the
     /// project as a whole (manifests, lockfiles, SARIF reports).
     pub files: bool,
+    /// Run oxc's additional syntax checks (misplaced `await`, duplicate labels, strict-mode
+    /// rules, ...) into [`ParsedJs::errors`]. They cost a tenth of semantic analysis, and only
+    /// the detector reporting those errors reads them.
+    pub js_syntax_errors: bool,
 }
 
 impl Needs {

@@ -203,6 +203,7 @@ fn run_selected(
             js_syntax_tree: all.js_syntax_tree || needs.js_syntax_tree,
             imports: all.imports || needs.imports,
             files: all.files || needs.files,
+            js_syntax_errors: all.js_syntax_errors || needs.js_syntax_errors,
         }
     });
 
@@ -249,7 +250,16 @@ fn run_selected(
         files_unreadable: walked.unreadable,
         ..RunStats::default()
     };
-    let mut located = Vec::new();
+    // Sized once: tens of thousands of findings (`no-var` on ES5 output) grown by doubling cost
+    // a copy and fresh pages at every step.
+    let file_findings: usize = outcomes
+        .iter()
+        .map(|outcome| match outcome {
+            FileOutcome::Analyzed { findings, .. } => findings.len(),
+            _ => 0,
+        })
+        .sum();
+    let mut located = Vec::with_capacity(file_findings);
     let mut facts = Vec::new();
     for outcome in outcomes {
         match outcome {
@@ -312,11 +322,9 @@ fn analyze_file(file: &WalkedFile, selected: &[Arc<dyn Detector>], needs: Needs)
     let Ok(bytes) = std::fs::read(&file.absolute) else {
         return FileOutcome::Skipped(SkipReason::Unreadable);
     };
-    if let Err(reason) = classify_content(&file.relative, &bytes) {
-        return FileOutcome::Skipped(reason);
-    }
-    let Ok(text) = std::str::from_utf8(&bytes) else {
-        return FileOutcome::Skipped(SkipReason::Binary);
+    let text = match classify_content(&file.relative, &bytes) {
+        Ok(text) => text,
+        Err(reason) => return FileOutcome::Skipped(reason),
     };
     let lines = LineIndex::new(text);
     let language = Language::from_path(Path::new(&file.relative));
@@ -337,7 +345,7 @@ fn analyze_file(file: &WalkedFile, selected: &[Arc<dyn Detector>], needs: Needs)
     ARENA.with(|arena| {
         let mut allocator = arena.borrow_mut();
         allocator.reset();
-        let parsed = js::parse(&allocator, &file.relative, text);
+        let parsed = js::parse(&allocator, &file.relative, text, needs.js_syntax_errors);
         check_file(file, selected, needs, &source, parsed.as_ref())
     })
 }

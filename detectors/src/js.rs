@@ -13,8 +13,8 @@ pub struct ParsedJs<'a> {
     pub program: &'a Program<'a>,
     pub semantic: Semantic<'a>,
     pub source_type: SourceType,
-    /// Errors from the parser and from oxc's semantic checks (redeclarations, misplaced
-    /// `await`, duplicate labels, ...), in source order.
+    /// Errors from the parser and from oxc's semantic checks (redeclarations; misplaced
+    /// `await`, duplicate labels, ... when parsed with `check_syntax`), in source order.
     pub errors: Vec<OxcDiagnostic>,
     /// The parser gave up: `program` is empty, so AST detectors have nothing to look at.
     pub panicked: bool,
@@ -52,11 +52,18 @@ impl ParsedJs<'_> {
 }
 
 /// Parses `text` as the language its `path` names; `None` when the extension is not a JS/TS one.
+/// `check_syntax` runs oxc's additional syntax checks ([`crate::detector::Needs::js_syntax_errors`]);
+/// without them `errors` holds only the parser's errors and redeclarations.
 ///
 /// To avoid false errors on real code, a `.js`/`.mjs`/`.cjs` file that fails to parse is tried
 /// again with JSX enabled (React projects put JSX in `.js` files), and plain `.js` files allow a
 /// top-level `return` (legal in Node's CommonJS wrapper).
-pub fn parse<'a>(allocator: &'a Allocator, path: &str, text: &'a str) -> Option<ParsedJs<'a>> {
+pub fn parse<'a>(
+    allocator: &'a Allocator,
+    path: &str,
+    text: &'a str,
+    check_syntax: bool,
+) -> Option<ParsedJs<'a>> {
     let source_type = SourceType::from_path(path).ok()?;
     let is_plain_javascript = source_type.is_javascript() && !source_type.is_jsx();
     let options = ParseOptions {
@@ -83,7 +90,7 @@ pub fn parse<'a>(allocator: &'a Allocator, path: &str, text: &'a str) -> Option<
     let program = allocator.alloc(result.program);
     let semantic_result = SemanticBuilder::new()
         .with_build_nodes(true)
-        .with_check_syntax_error(!panicked)
+        .with_check_syntax_error(check_syntax && !panicked)
         .build(program);
     errors.extend(semantic_result.diagnostics.into_vec());
     errors.sort_by_key(|error| main_label_span(error).map_or(0, |span| span.start));
@@ -124,7 +131,7 @@ mod tests {
 
     fn error_count(path: &str, text: &str) -> usize {
         let allocator = Allocator::default();
-        parse(&allocator, path, text)
+        parse(&allocator, path, text, true)
             .expect("a JS/TS path")
             .errors
             .len()
@@ -158,8 +165,19 @@ mod tests {
     }
 
     #[test]
+    fn the_additional_syntax_checks_run_only_when_asked_for() {
+        let text = "let a = 1; let a = 2;\ndelete a;\n";
+        let allocator = Allocator::default();
+        let checked = parse(&allocator, "a.mjs", text, true).expect("a JS path");
+        assert_eq!(checked.errors.len(), 2);
+        let unchecked = parse(&allocator, "a.mjs", text, false).expect("a JS path");
+        // The redeclaration comes from the binder; `delete` of a name only from the checker.
+        assert_eq!(unchecked.errors.len(), 1);
+    }
+
+    #[test]
     fn non_script_files_are_not_parsed() {
         let allocator = Allocator::default();
-        assert!(parse(&allocator, "README.md", "# hi").is_none());
+        assert!(parse(&allocator, "README.md", "# hi", true).is_none());
     }
 }

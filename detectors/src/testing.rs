@@ -17,8 +17,9 @@ pub fn check(detector: &dyn Detector, path: &str, text: &str) -> Vec<Finding> {
         lines: &lines,
     };
     let allocator = Allocator::default();
-    let parsed = if file.language.is_js_family() && detector.needs().js_syntax_tree {
-        js::parse(&allocator, path, text)
+    let needs = detector.needs();
+    let parsed = if file.language.is_js_family() && needs.js_syntax_tree {
+        js::parse(&allocator, path, text, needs.js_syntax_errors)
     } else {
         None
     };

@@ -167,10 +167,13 @@ fn is_generated_name(relative: &str) -> bool {
 
 /// Decides from the content whether a file should be skipped. Binary: a NUL byte early on or
 /// invalid UTF-8. Generated: a marker in the first lines. Minified: JS or CSS whose lines average
-/// over 300 bytes (hand-written code averages under 40).
-pub fn classify_content(relative: &str, bytes: &[u8]) -> Result<(), SkipReason> {
+/// over 300 bytes (hand-written code averages under 40). A file worth analysing is returned as
+/// text (it was checked to be UTF-8 on the way).
+pub fn classify_content<'b>(relative: &str, bytes: &'b [u8]) -> Result<&'b str, SkipReason> {
+    // `memchr` rather than `contains` and `lines().count()`: the standard library's scans are
+    // not vectorised, and every analysed file goes through here (3% of a lint run in `perf`).
     let head = &bytes[..bytes.len().min(8 * 1024)];
-    if head.contains(&0) {
+    if memchr::memchr(0, head).is_some() {
         return Err(SkipReason::Binary);
     }
     let Ok(text) = std::str::from_utf8(bytes) else {
@@ -186,12 +189,14 @@ pub fn classify_content(relative: &str, bytes: &[u8]) -> Result<(), SkipReason> 
     }
     let extension = extension_of(relative);
     if matches!(extension.as_str(), "js" | "mjs" | "cjs" | "css") && bytes.len() >= 1024 {
-        let line_count = text.lines().count().max(1);
-        if bytes.len() / line_count > 300 {
+        // What `text.lines().count()` counts: a last line without a line break is a line too.
+        let line_count =
+            memchr::memchr_iter(b'\n', bytes).count() + usize::from(!bytes.ends_with(b"\n"));
+        if bytes.len() / line_count.max(1) > 300 {
             return Err(SkipReason::Minified);
         }
     }
-    Ok(())
+    Ok(text)
 }
 
 #[cfg(test)]
@@ -220,7 +225,24 @@ mod tests {
             classify_content("a.js", minified.as_bytes()),
             Err(SkipReason::Minified)
         );
-        assert_eq!(classify_content("a.js", b"const a = 1;\n"), Ok(()));
+        assert_eq!(
+            classify_content("a.js", b"const a = 1;\n"),
+            Ok("const a = 1;\n")
+        );
+    }
+
+    #[test]
+    fn a_last_line_counts_for_minification_only_when_it_has_text() {
+        let line = "x".repeat(300);
+        // 1204 bytes in four lines: 301 a line, minified (a final line break adds no line).
+        let four_lines = format!("{line}\n{line}\n{line}\n{line}\n");
+        assert_eq!(
+            classify_content("a.js", four_lines.as_bytes()),
+            Err(SkipReason::Minified)
+        );
+        // 1216 bytes in five lines, the last without a line break: 243 a line.
+        let four_lines_and_a_tail = format!("{four_lines}{}", "y".repeat(12));
+        assert!(classify_content("a.js", four_lines_and_a_tail.as_bytes()).is_ok());
     }
 
     #[test]

@@ -101,6 +101,7 @@ impl Detector for ComplexityDetector {
             js_syntax_tree: true,
             imports: false,
             files: false,
+            js_syntax_errors: false,
         }
     }
 
@@ -425,7 +426,7 @@ mod tests {
 
     fn metrics(code: &str) -> Vec<FunctionMetrics> {
         let allocator = Allocator::default();
-        let js = crate::js::parse(&allocator, "a.ts", code).unwrap();
+        let js = crate::js::parse(&allocator, "a.ts", code, false).unwrap();
         let lines = LineIndex::new(code);
         let file = SourceFile {
             path: "a.ts",

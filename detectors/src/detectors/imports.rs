@@ -209,6 +209,7 @@ impl Detector for ImportDetector {
             js_syntax_tree: false,
             imports: true,
             files: false,
+            js_syntax_errors: false,
         }
     }
 
@@ -265,6 +266,7 @@ impl Detector for CircularDetector {
             js_syntax_tree: false,
             imports: true,
             files: false,
+            js_syntax_errors: false,
         }
     }
 

@@ -72,6 +72,7 @@ impl Detector for PerformanceDetector {
             js_syntax_tree: true,
             imports: false,
             files: false,
+            js_syntax_errors: false,
         }
     }
 

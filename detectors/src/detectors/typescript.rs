@@ -27,6 +27,7 @@ impl Detector for TypeScriptDetector {
             js_syntax_tree: true,
             imports: false,
             files: false,
+            js_syntax_errors: true,
         }
     }
 

@@ -81,6 +81,7 @@ impl Detector for EslintDetector {
             js_syntax_tree: true,
             imports: false,
             files: false,
+            js_syntax_errors: false,
         }
     }
 

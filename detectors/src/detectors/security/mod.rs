@@ -41,6 +41,7 @@ impl Detector for SecurityDetector {
             js_syntax_tree: true,
             imports: false,
             files: false,
+            js_syntax_errors: false,
         }
     }
 
