@@ -202,10 +202,16 @@ async fn core_on(args: &CoreArgs, config: &Config, app: &Application) -> anyhow:
     .execute(&services.pool)
     .await?;
 
+    // The rows alone that a submission appends, on a copy of `events` (its generated metadata
+    // columns, defaults, checks and indexes; not the log itself, which projectors read).
+    sqlx::query("CREATE TABLE IF NOT EXISTS bench_event_rows (LIKE events INCLUDING ALL)")
+        .execute(&services.pool)
+        .await?;
+
     println!("== (a) POST /api/insight/analysis vs raw Postgres single-row insert transactions");
     println!("   {} s per level; latencies in ms", args.seconds);
     println!(
-        "{:>8} | {:>10} {:>8} {:>8} | {:>10} {:>8} {:>8} | {:>6} | {:>14} | {:>10}",
+        "{:>8} | {:>10} {:>8} {:>8} | {:>10} {:>8} {:>8} | {:>6} | {:>14} | {:>10} | {:>8} {:>7}",
         "clients",
         "api/s",
         "p50",
@@ -215,7 +221,9 @@ async fn core_on(args: &CoreArgs, config: &Config, app: &Application) -> anyhow:
         "p99",
         "ratio",
         "lag p50/p99",
-        "healthz/s"
+        "healthz/s",
+        "rows/s",
+        "ceiling"
     );
     let duration = Duration::from_secs(args.seconds);
     let analyses_stats = app
@@ -244,6 +252,15 @@ async fn core_on(args: &CoreArgs, config: &Config, app: &Application) -> anyhow:
                     )
                     .execute(&pool)
                     .await?;
+                Ok(())
+            }
+        })
+        .await?;
+        let pool = raw_pool.clone();
+        let (rows_rate, _) = load(clients, duration, move |_, _| {
+            let pool = pool.clone();
+            async move {
+                submission_rows(&pool).await?;
                 Ok(())
             }
         })
@@ -292,7 +309,7 @@ async fn core_on(args: &CoreArgs, config: &Config, app: &Application) -> anyhow:
             )
             .await?;
             println!(
-            "{:>8} | {:>10.0} {:>8.2} {:>8.2} | {:>10.0} {:>8.2} {:>8.2} | {:>6.2} | {:>6.1} / {:>5.1} | {:>10.0}",
+            "{:>8} | {:>10.0} {:>8.2} {:>8.2} | {:>10.0} {:>8.2} {:>8.2} | {:>6.2} | {:>6.1} / {:>5.1} | {:>10.0} | {:>8.0} {:>7.2}",
             clients,
             api_rate,
             api_latency.ms(0.50),
@@ -304,15 +321,48 @@ async fn core_on(args: &CoreArgs, config: &Config, app: &Application) -> anyhow:
             lag_p50,
             lag_p99,
             floor_rate,
+            rows_rate,
+            rows_rate / raw_rate,
         );
         }
     }
     println!("   ratio = api/s ÷ raw/s (target at 32 clients: at least 0.5); each client is a user of its own");
     println!("   one user = the same clients all submitting as one user (they serialise on its subscription)");
     println!("   healthz/s = GET /healthz through the same client: the HTTP hop alone, for scale");
+    println!("   rows/s = a submission's two event rows inserted directly into a copy of `events`");
+    println!("   ceiling = rows/s ÷ raw/s: the ratio with no HTTP, no application, no read model");
     println!("   (c) lag = event recorded → analyses read model committed, while (a) runs (target p99 < 100 ms)");
 
     issue_pages(args, app, &client, &base, &token, user_id, &project_id).await
+}
+
+/// One INSERT of the two rows a submission appends (fresh stream ids, so no conflicts),
+/// returning positions as the event store's append does.
+async fn submission_rows(pool: &sqlx::PgPool) -> anyhow::Result<()> {
+    let metadata = json!({"actor": format!("user:{}", Uuid::now_v7()),
+        "command_id": Uuid::now_v7(), "correlation_id": Uuid::now_v7(), "causation_id": null});
+    let requested = json!({"AnalysisRequested": {"analysis_id": Uuid::now_v7(),
+        "owner": Uuid::now_v7(), "project_id": Uuid::now_v7(), "project_name": "bench",
+        "detectors": ["security"], "language": null, "path": null,
+        "source": {"Git": {"remote": "https://example.com/bench.git", "branch": "main",
+            "commit": null}}, "requested_at": "2026-12-01T07:00:00.000000Z"}});
+    let counted = json!({"AnalysisCounted": {"analysis_id": Uuid::now_v7(),
+        "counted_at": "2026-12-01T07:00:00.000000Z", "used_in_period": 12}});
+    sqlx::query(
+        "INSERT INTO bench_event_rows (aggregate_type, aggregate_id, sequence, event_type, \
+         event_version, payload, metadata) VALUES \
+         ('Analysis', $1, 1, 'AnalysisRequested', '1.0', $3, $5), \
+         ('Subscription', $2, 1, 'AnalysisCounted', '1.0', $4, $5) \
+         RETURNING transaction_id::text, global_position",
+    )
+    .bind(Uuid::now_v7().to_string())
+    .bind(Uuid::now_v7().to_string())
+    .bind(requested)
+    .bind(counted)
+    .bind(metadata)
+    .fetch_all(pool)
+    .await?;
+    Ok(())
 }
 
 /// A user on an unbounded plan, their token and a project of theirs.
