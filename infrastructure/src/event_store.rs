@@ -176,13 +176,12 @@ where
         command: A::Command,
         metadata: &CommandMetadata,
     ) -> Result<Option<EventPosition>, AggregateError<A::Error>> {
-        // The framework loads and appends by itself: a resident copy would be one append
-        // behind (harmless, see `keep_in_memory`, but it would cost a refused append).
-        self.forget(aggregate_id);
         let executed = self
             .cqrs
             .execute_with_metadata(aggregate_id, command, metadata.to_map())
             .await;
+        // The framework loads and appends by itself: a resident copy is now behind
+        // (harmless, see `keep_in_memory`, but it would cost a refused append).
         self.forget(aggregate_id);
         executed?;
         // Wake the projectors first: they can start while the position is looked up. The

@@ -362,14 +362,7 @@ async fn a_plan_change_applies_at_once() {
 /// another process must still count at once: a refusal is only ever decided on the log.
 #[tokio::test]
 async fn a_plan_change_made_by_another_process_applies_at_once_here() {
-    let app = spawn_app_configured(
-        Roles {
-            worker: false,
-            ..Roles::default()
-        },
-        |_| {},
-    )
-    .await;
+    let app = spawn_app().await;
     let other = app.another_api_process().await;
     let (user, token) = create_user_on(&app.app.services, "elsewhere", Plan::Free).await;
     let project = project_of(&app, &token).await;
